@@ -126,6 +126,30 @@ extension Routing {
         public var virtualNodes = 160
 
         public init() {}
+
+        /// Sets the tunable named `key` (the YAML key under `pools[].policy`), so config loading
+        /// needs no list of its own. Throws a message (without the field path) for unknown keys
+        /// or bad values.
+        public mutating func set(_ key: String, _ value: Double) throws(ParamError) {
+            switch key {
+            case "prefix_blocks":
+                guard value >= 1, value <= 1024, value == value.rounded() else { throw .badValue("must be an integer in 1...1024") }
+                prefixBlocks = Int(value)
+            case "virtual_nodes":
+                guard value >= 1, value <= 10_000, value == value.rounded() else { throw .badValue("must be an integer in 1...10000") }
+                virtualNodes = Int(value)
+            default:
+                throw .unknownKey(Self.keys)
+            }
+        }
+
+        /// Every key `set` accepts.
+        public static let keys = ["prefix_blocks", "virtual_nodes"]
+
+        public enum ParamError: Error, Equatable {
+            case unknownKey([String])
+            case badValue(String)
+        }
     }
 }
 
