@@ -38,10 +38,12 @@ public struct PrefixCache: Sendable {
     }
 
     /// Looks up the matched prefix, then inserts/touches every block; returns the matched count.
+    /// Blocks are touched last-to-first so a prompt's leading blocks are the most recent: eviction
+    /// then takes tails before heads, as vLLM does, and never breaks a chain in its middle first.
     @discardableResult
-    public mutating func access(_ hashes: some Collection<UInt64>) -> Int {
+    public mutating func access(_ hashes: some BidirectionalCollection<UInt64>) -> Int {
         let matched = matchedPrefix(hashes)
-        for h in hashes { touch(h) }
+        for h in hashes.reversed() { touch(h) }
         return matched
     }
 
