@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "wrpd", targets: ["wrpd"]),
         .executable(name: "wrpctl", targets: ["wrpctl"]),
         .executable(name: "wrp-sim", targets: ["wrp-sim"]),
+        .executable(name: "wrp-replay", targets: ["wrp-replay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,6 +33,7 @@ let package = Package(
         .target(name: "Workload", dependencies: ["WRPCommon"]),
         .target(name: "RoutingCore", dependencies: ["WRPCommon", "Workload"]),
         .target(name: "SimCore", dependencies: ["WRPCommon", "Workload"]),
+        .target(name: "FleetSim", dependencies: ["WRPCommon", "Workload", "RoutingCore", "SimCore"]),
         .target(name: "NodeConfig", dependencies: ["WRPCommon", "RoutingCore", .product(name: "Yams", package: "Yams")]),
 
         // MARK: Shell (libuv, http_parser)
@@ -62,10 +64,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        .executableTarget(name: "wrp-replay", dependencies: [
+            "FleetSim", "RoutingCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         // MARK: Tests
         .target(name: "TestKit", path: "Tests/TestKit"),
         .testTarget(name: "WorkloadTests", dependencies: ["Workload", "WRPCommon"]),
-        .testTarget(name: "RoutingCoreTests", dependencies: ["RoutingCore", "Workload", "WRPCommon"]),
+        .testTarget(name: "RoutingCoreTests", dependencies: ["RoutingCore", "Workload", "WRPCommon", "FleetSim", "SimCore"]),
         .testTarget(name: "SimCoreTests", dependencies: ["SimCore", "Workload", "WRPCommon"]),
         .testTarget(name: "NodeConfigTests", dependencies: ["NodeConfig", "RoutingCore"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "CHTTPParser"]),

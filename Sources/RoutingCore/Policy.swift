@@ -12,6 +12,22 @@ extension Routing {
         public static let ringOwner = Reason(rawValue: "ring_owner")
         public static let ringSuccessor = Reason(rawValue: "ring_successor")
         public static let saturatedFallback = Reason(rawValue: "saturated_fallback")
+        /// DualMap: the candidate with more expected cached prefix.
+        public static let dualmapCache = Reason(rawValue: "dualmap_cache")
+        /// DualMap: equal expected cache; the candidate with the lower predicted TTFT.
+        public static let dualmapLoad = Reason(rawValue: "dualmap_load")
+        /// DualMap: the cache-preferred candidate would miss the TTFT SLO; the other one.
+        public static let dualmapSLO = Reason(rawValue: "dualmap_slo_switch")
+        /// A hot prefix's ownership override.
+        public static let hotOverride = Reason(rawValue: "hot_prefix_override")
+        /// cache_aware: prefix match above the threshold.
+        public static let cacheHit = Reason(rawValue: "cache_hit")
+        /// cache_aware: no good match; least loaded.
+        public static let cacheMiss = Reason(rawValue: "cache_miss")
+        /// cache_aware: loads past the balance thresholds; least loaded.
+        public static let imbalanced = Reason(rawValue: "imbalanced")
+        /// weighted_scorer: highest weighted score.
+        public static let weightedScore = Reason(rawValue: "weighted_score")
     }
 
     /// Up to four backend indices, inline (no allocation on the request path).
@@ -115,6 +131,9 @@ extension Routing {
         case random
         case leastLoaded = "least_loaded"
         case consistentHash = "consistent_hash"
+        case dualmap
+        case cacheAware = "cache_aware"
+        case weightedScorer = "weighted_scorer"
     }
 
     /// Tunables shared by the policies; each documents its default.
@@ -124,6 +143,32 @@ extension Routing {
         public var prefixBlocks = 2
         /// Virtual nodes per unit of weight on hash rings. Default 160.
         public var virtualNodes = 160
+        /// Tokens per prefix block (dualmap, cache_aware, weighted_scorer). Default 64 (256 bytes).
+        public var blockTokens = 64
+        /// TTFT SLO in ms (dualmap's switch). Default 5000.
+        public var sloTTFTMs = 5000.0
+        /// Prior prefill rate, tokens/s per backend, before TTFTs are observed (dualmap). Default 12000.
+        public var prefillTokensPerSecond = 12_000.0
+        /// EWMA weight of one observed TTFT in the learned prefill rate (dualmap). Default 0.1.
+        public var ttftAlpha = 0.1
+        /// Longest key, in blocks, adaptive lengthening may reach (dualmap). Default 16.
+        public var maxKeyBlocks = 16
+        /// A prefix is hot when its traffic share exceeds hot_share / n (dualmap). Default 2.
+        public var hotShare = 2.0
+        /// Hot-prefix window in ms (dualmap). Default 10000.
+        public var hotWindowMs = 10_000.0
+        /// Entries (blocks) of the approximate prefix index shared by a pool's backends. Default
+        /// 262144 (16M tokens at 64-token blocks, like sglang-router's 2^26-character tree).
+        public var indexBlocks = 262_144
+        /// cache_aware: route to the matched backend when match rate exceeds this. Default 0.5.
+        public var cacheThreshold = 0.5
+        /// cache_aware: imbalanced when max − min in-flight > abs AND max > min × rel. Defaults 32, 1.1.
+        public var balanceAbsThreshold = 32.0
+        public var balanceRelThreshold = 1.1
+        /// weighted_scorer weights (llm-d defaults 3 / 2 / 2).
+        public var prefixWeight = 3.0
+        public var queueWeight = 2.0
+        public var kvUsageWeight = 2.0
 
         public init() {}
 
@@ -138,13 +183,52 @@ extension Routing {
             case "virtual_nodes":
                 guard value >= 1, value <= 10_000, value == value.rounded() else { throw .badValue("must be an integer in 1...10000") }
                 virtualNodes = Int(value)
+            case "block_tokens":
+                guard value >= 1, value <= 1_048_576, value == value.rounded() else { throw .badValue("must be an integer in 1...1048576") }
+                blockTokens = Int(value)
+            case "slo_ttft_ms":
+                guard value > 0, value <= 3_600_000 else { throw .badValue("must be in (0, 3600000]") }
+                sloTTFTMs = value
+            case "prefill_tokens_per_s":
+                guard value > 0, value.isFinite else { throw .badValue("must be > 0") }
+                prefillTokensPerSecond = value
+            case "ttft_alpha":
+                guard value > 0, value <= 1 else { throw .badValue("must be in (0, 1]") }
+                ttftAlpha = value
+            case "max_key_blocks":
+                guard value >= 1, value <= 4096, value == value.rounded() else { throw .badValue("must be an integer in 1...4096") }
+                maxKeyBlocks = Int(value)
+            case "hot_share":
+                guard value > 0, value.isFinite else { throw .badValue("must be > 0") }
+                hotShare = value
+            case "hot_window_ms":
+                guard value >= 1, value.isFinite else { throw .badValue("must be ≥ 1") }
+                hotWindowMs = value
+            case "index_blocks":
+                guard value >= 1, value <= 268_435_456, value == value.rounded() else { throw .badValue("must be an integer in 1...268435456") }
+                indexBlocks = Int(value)
+            case "cache_threshold":
+                guard value >= 0, value <= 1 else { throw .badValue("must be in [0, 1]") }
+                cacheThreshold = value
+            case "balance_abs_threshold":
+                guard value >= 0, value.isFinite else { throw .badValue("must be ≥ 0") }
+                balanceAbsThreshold = value
+            case "balance_rel_threshold":
+                guard value >= 1, value.isFinite else { throw .badValue("must be ≥ 1") }
+                balanceRelThreshold = value
+            case "prefix_weight", "queue_weight", "kv_usage_weight":
+                guard value >= 0, value.isFinite else { throw .badValue("must be ≥ 0") }
+                if key == "prefix_weight" { prefixWeight = value } else if key == "queue_weight" { queueWeight = value } else { kvUsageWeight = value }
             default:
                 throw .unknownKey(Self.keys)
             }
         }
 
         /// Every key `set` accepts.
-        public static let keys = ["prefix_blocks", "virtual_nodes"]
+        public static let keys = ["prefix_blocks", "virtual_nodes", "block_tokens", "slo_ttft_ms", "prefill_tokens_per_s",
+                                  "ttft_alpha", "max_key_blocks", "hot_share", "hot_window_ms", "index_blocks",
+                                  "cache_threshold", "balance_abs_threshold", "balance_rel_threshold",
+                                  "prefix_weight", "queue_weight", "kv_usage_weight"]
 
         public enum ParamError: Error, Equatable {
             case unknownKey([String])
@@ -174,6 +258,9 @@ extension Routing {
         case .random: return RandomPolicy()
         case .leastLoaded: return LeastLoadedPolicy()
         case .consistentHash: return ConsistentHashPolicy(params: params)
+        case .dualmap: return DualMapPolicy(params: params)
+        case .cacheAware: return CacheAwarePolicy(params: params)
+        case .weightedScorer: return WeightedScorerPolicy(params: params)
         }
     }
 }

@@ -1,0 +1,139 @@
+import Foundation
+import HTTP
+import LibUV
+import SimCore
+import WRPCommon
+import Workload
+
+/// One completion being "generated": waits out prefill, then emits tokens on a timer.
+final class SimRequest {
+    unowned let server: SimBackendServer
+    let exchange: HTTPExchange
+    let job: SimBackend.Job
+    let kind: RequestKind
+    let stream: Bool
+    var timer: UVTimer?
+    var generated = 0
+    var cachedTokens = 0
+    var perTokenMs: UInt64 = 0
+    var text: [UInt8] = []
+    let created = Int(Date().timeIntervalSince1970)
+    static let words: [String] = ["the", "router", "sends", "each", "prompt", "where", "its", "prefix", "is", "cached", "and", "load", "stays", "even"]
+
+    init(server: SimBackendServer, exchange: HTTPExchange, job: SimBackend.Job, kind: RequestKind, stream: Bool) {
+        self.server = server
+        self.exchange = exchange
+        self.job = job
+        self.kind = kind
+        self.stream = stream
+    }
+
+    var idString: String { (kind == .chat ? "chatcmpl-" : "cmpl-") + "\(server.id)-\(job.id)" }
+
+    func run(_ s: SimBackend.Start) {
+        cachedTokens = s.cachedTokens
+        perTokenMs = max(0, s.perToken / 1_000_000)
+        let firstMs = s.prefill / 1_000_000 + UInt64(server.fleet.addedLatencyMs) + perTokenMs
+        let t = UVTimer(loop: server.loop)
+        timer = t
+        if stream {
+            var h = HeadBuilder(status: 200)
+            h.add("content-type", "text/event-stream")
+            h.add("cache-control", "no-cache")
+            h.add("x-wrp-sim-backend", server.id)
+            exchange.startStream(head: h, contentLength: nil)
+            t.start(afterMs: firstMs) { [unowned self] in self.tick() }
+        } else {
+            let total = firstMs + perTokenMs * UInt64(max(0, job.outputTokens - 1))
+            t.start(afterMs: total) { [unowned self] in self.finishWhole() }
+        }
+    }
+
+    func word(_ i: Int) -> String { SimRequest.words[(Int(job.id) &+ i) % SimRequest.words.count] + " " }
+
+    func tick() {
+        guard !exchange.isAborted else { return }
+        let w = word(generated)
+        generated += 1
+        let last = generated >= job.outputTokens
+        var j = JSONWriter(capacity: 256)
+        j.object { j in
+            j.key("id"); j.string(idString)
+            j.key("object"); j.string(kind == .chat ? "chat.completion.chunk" : "text_completion")
+            j.key("created"); j.int(created)
+            j.key("model"); j.string(server.modelName)
+            j.key("choices"); j.array { j in
+                j.object { j in
+                    j.key("index"); j.int(0)
+                    if kind == .chat {
+                        j.key("delta"); j.object { j in j.key("content"); j.string(w) }
+                    } else {
+                        j.key("text"); j.string(w)
+                    }
+                    j.key("finish_reason"); if last { j.string("length") } else { j.null() }
+                }
+            }
+            if last { writeUsage(&j) }
+        }
+        var chunk = Array("data: ".utf8)
+        chunk.append(contentsOf: j.bytes)
+        chunk.append(contentsOf: Array("\n\n".utf8))
+        if last { chunk.append(contentsOf: Array("data: [DONE]\n\n".utf8)) }
+        chunk.withUnsafeBytes { exchange.write($0) }
+        if last {
+            exchange.end()
+            end()
+        } else {
+            timer?.start(afterMs: perTokenMs) { [unowned self] in self.tick() }
+        }
+    }
+
+    func writeUsage(_ j: inout JSONWriter) {
+        j.key("usage"); j.object { j in
+            j.key("prompt_tokens"); j.int(job.promptTokens)
+            j.key("completion_tokens"); j.int(generated)
+            j.key("total_tokens"); j.int(job.promptTokens + generated)
+            j.key("prompt_tokens_details"); j.object { j in j.key("cached_tokens"); j.int(cachedTokens) }
+        }
+    }
+
+    func finishWhole() {
+        guard !exchange.isAborted else { return }
+        var content = ""
+        for i in 0..<job.outputTokens { content += word(i) }
+        generated = job.outputTokens
+        var j = JSONWriter(capacity: 512 + content.utf8.count)
+        j.object { j in
+            j.key("id"); j.string(idString)
+            j.key("object"); j.string(kind == .chat ? "chat.completion" : "text_completion")
+            j.key("created"); j.int(created)
+            j.key("model"); j.string(server.modelName)
+            j.key("choices"); j.array { j in
+                j.object { j in
+                    j.key("index"); j.int(0)
+                    if kind == .chat {
+                        j.key("message"); j.object { j in j.key("role"); j.string("assistant"); j.key("content"); j.string(content) }
+                    } else {
+                        j.key("text"); j.string(content)
+                    }
+                    j.key("finish_reason"); j.string("length")
+                }
+            }
+            writeUsage(&j)
+        }
+        exchange.respond(status: 200, body: j.bytes, extraHeaders: [("x-wrp-sim-backend", server.id)])
+        end()
+    }
+
+    func end() {
+        timer?.close()
+        timer = nil
+        server.done(self)
+    }
+
+    /// The client left: stop generating.
+    func cancel() {
+        timer?.close()
+        timer = nil
+    }
+}
