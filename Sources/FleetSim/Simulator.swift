@@ -112,7 +112,7 @@ extension Fleet {
                 if r.sloAttainment < target { break }
                 lo = hi; loResult = r; hi *= 2
             }
-            if hi > 256 { return (lo, loResult) }
+            if hi > 256 { loResult.effectiveCapacity = lo; return (lo, loResult) }
         } else {
             lo = 0.5
             while lo >= 1.0 / 256 {

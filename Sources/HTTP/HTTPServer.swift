@@ -246,50 +246,28 @@ public final class HTTPExchange {
     }
 }
 
-let requestParserSettings: http_parser_settings = {
-    var s = http_parser_settings()
-    s.on_message_begin = { p in HTTPServerConnection.from(p).onMessageBegin() }
-    s.on_url = { p, at, n in HTTPServerConnection.from(p).onURL(at, n) }
-    s.on_header_field = { p, at, n in HTTPServerConnection.from(p).onHeaderField(at, n) }
-    s.on_header_value = { p, at, n in HTTPServerConnection.from(p).onHeaderValue(at, n) }
-    s.on_headers_complete = { p in HTTPServerConnection.from(p).onHeadersComplete() }
-    s.on_body = { p, at, n in HTTPServerConnection.from(p).onBody(at, n) }
-    s.on_message_complete = { p in HTTPServerConnection.from(p).onMessageComplete() }
-    return s
-}()
-
 /// One client connection: parses requests, enforces limits and timeouts, hands out exchanges.
 final class HTTPServerConnection {
     let server: HTTPServer
     let tcp: UVTCP
-    let parser: UnsafeMutablePointer<http_parser>
-    var request = HTTPRequest()
-    var headerBytes = 0
-    var inHeaderValue = false
-    /// Status to answer with when a callback aborted parsing (413, 431).
-    var limitStatus = 0
+    let decoder: HTTPRequestDecoder
     /// Bytes received but not yet parsed (pipelined while an exchange is open).
     var inbox: [UInt8] = []
     var exchange: HTTPExchange?
     var requestStartMs: UInt64?
     var lastActivityMs: UInt64
-    var completedMessage = false
     var closing = false
     var readPaused = false
 
     init(server: HTTPServer, tcp: UVTCP) {
         self.server = server
         self.tcp = tcp
-        parser = .allocate(capacity: 1)
-        http_parser_init(parser, HTTP_REQUEST)
+        decoder = HTTPRequestDecoder(maxHeaderBytes: server.settings.maxHeaderBytes, maxBodyBytes: server.settings.maxBodyBytes)
         lastActivityMs = server.loop.nowMilliseconds
-        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-    }
-
-    deinit { parser.deallocate() }
-
-    static func from(_ p: UnsafeMutablePointer<http_parser>?) -> HTTPServerConnection {
-        Unmanaged<HTTPServerConnection>.fromOpaque(p!.pointee.data).takeUnretainedValue()
+        decoder.onContinue = { [unowned self] in self.tcp.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) }
+        decoder.onRequestBegin = { [unowned self] in
+            if self.requestStartMs == nil { self.requestStartMs = self.server.loop.nowMilliseconds }
+        }
     }
 
     func start() {
@@ -312,42 +290,31 @@ final class HTTPServerConnection {
             }
             return
         }
-        let consumed = parse(data)
-        if consumed < data.count && !closing {
-            inbox.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[consumed...]))
+        // Handlers may answer synchronously (health, metrics), so keep parsing pipelined
+        // requests from this read until one is left open.
+        var offset = 0
+        while offset < data.count && !closing {
+            if exchange != nil {
+                inbox.append(contentsOf: UnsafeRawBufferPointer(rebasing: data[offset...]))
+                return
+            }
+            let consumed = parse(UnsafeRawBufferPointer(rebasing: data[offset...]))
+            if consumed == 0 { break }
+            offset += consumed
         }
     }
 
-    /// Parses until the buffer is used up, a message completes (parser paused), or an error.
-    /// Returns the bytes consumed.
+    /// Parses until the buffer is used up, a request completes, or an error. Returns bytes consumed.
     func parse(_ data: UnsafeRawBufferPointer) -> Int {
-        completedMessage = false
-        let n = http_parser_execute(parser, withUnsafePointer(to: requestParserSettings) { $0 },
-                                    data.baseAddress?.assumingMemoryBound(to: CChar.self), data.count)
-        let errno = http_errno(rawValue: parser.pointee.http_errno)
-        if errno == HPE_OK || errno == HPE_PAUSED {
-            if completedMessage { dispatch() }
-            return n
+        let (n, outcome) = decoder.execute(data)
+        switch outcome {
+        case .needMore: break
+        case .request(let r): dispatch(r)
+        case .failure(let f):
+            respondAndClose(status: f.status, message: f.message, code: f.code)
+            return data.count
         }
-        failParse(errno)
-        return data.count
-    }
-
-    func failParse(_ errno: http_errno) {
-        let status: Int
-        let message: String
-        let code: String
-        if limitStatus == 413 {
-            status = 413; code = "request_too_large"
-            message = "request body exceeds the limit of \(server.settings.maxBodyBytes) bytes"
-        } else if limitStatus == 431 || errno == HPE_HEADER_OVERFLOW {
-            status = 431; code = "headers_too_large"
-            message = "request headers exceed the limit of \(server.settings.maxHeaderBytes) bytes"
-        } else {
-            status = 400; code = "malformed_request"
-            message = "malformed HTTP request: \(String(cString: http_errno_description(errno)))"
-        }
-        respondAndClose(status: status, message: message, code: code)
+        return n
     }
 
     func respondAndClose(status: Int, message: String, code: String) {
@@ -364,78 +331,9 @@ final class HTTPServerConnection {
         tcp.closeAfterFlush()
     }
 
-    // MARK: parser callbacks (return non-zero to abort)
-
-    func onMessageBegin() -> Int32 {
-        request = HTTPRequest()
-        headerBytes = 0
-        inHeaderValue = false
-        limitStatus = 0
-        if requestStartMs == nil { requestStartMs = server.loop.nowMilliseconds }
-        return 0
-    }
-
-    func countHeader(_ n: Int) -> Bool {
-        headerBytes += n
-        if headerBytes > server.settings.maxHeaderBytes { limitStatus = 431; return false }
-        return true
-    }
-
-    func onURL(_ at: UnsafePointer<CChar>?, _ n: Int) -> Int32 {
-        guard countHeader(n), let at else { return 1 }
-        request.target.append(contentsOf: UnsafeRawBufferPointer(start: at, count: n))
-        return 0
-    }
-
-    func onHeaderField(_ at: UnsafePointer<CChar>?, _ n: Int) -> Int32 {
-        guard countHeader(n), let at else { return 1 }
-        let b = UnsafeRawBufferPointer(start: at, count: n)
-        if inHeaderValue || request.headers.count == 0 { request.headers.beginName(b) } else { request.headers.continueName(b) }
-        inHeaderValue = false
-        return 0
-    }
-
-    func onHeaderValue(_ at: UnsafePointer<CChar>?, _ n: Int) -> Int32 {
-        guard countHeader(n), let at else { return 1 }
-        request.headers.appendValue(UnsafeRawBufferPointer(start: at, count: n))
-        inHeaderValue = true
-        return 0
-    }
-
-    func onHeadersComplete() -> Int32 {
-        request.method = HTTPMethod(parser.pointee.method)
-        request.httpMinor = Int(parser.pointee.http_minor)
-        let len = parser.pointee.content_length
-        if len != UInt64.max && len > 0 {
-            if len > UInt64(server.settings.maxBodyBytes) { limitStatus = 413; return -1 }
-            request.body.reserveCapacity(Int(len))
-        }
-        if let i = request.headers.index(of: "expect"),
-           request.headers.value(at: i).elementsEqual("100-continue".utf8) {
-            tcp.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
-        }
-        return 0
-    }
-
-    func onBody(_ at: UnsafePointer<CChar>?, _ n: Int) -> Int32 {
-        guard let at else { return 1 }
-        if request.body.count + n > server.settings.maxBodyBytes { limitStatus = 413; return 1 }
-        request.body.append(contentsOf: UnsafeRawBufferPointer(start: at, count: n))
-        return 0
-    }
-
-    func onMessageComplete() -> Int32 {
-        request.keepAlive = http_should_keep_alive(parser) != 0
-        completedMessage = true
-        http_parser_pause(parser, 1)
-        return 0
-    }
-
     // MARK: exchanges
 
-    func dispatch() {
-        let req = request
-        request = HTTPRequest()
+    func dispatch(_ req: HTTPRequest) {
         requestStartMs = nil
         let closeAfter = !req.keepAlive
         let ex = HTTPExchange(request: req, connection: self, closeAfter: closeAfter, receivedAtNs: UVLoop.hrtime())
@@ -452,7 +350,6 @@ final class HTTPServerConnection {
             tcp.closeAfterFlush()
             return
         }
-        http_parser_pause(parser, 0)
         // Continue with pipelined bytes, one message at a time.
         while exchange == nil && !inbox.isEmpty && !closing {
             let pending = inbox
@@ -461,7 +358,6 @@ final class HTTPServerConnection {
             if consumed < pending.count && !closing {
                 inbox.insert(contentsOf: pending[consumed...], at: 0)
             }
-            if exchange == nil { http_parser_pause(parser, 0) }
             if consumed == 0 && exchange == nil { break }
         }
         if readPaused && inbox.count < server.settings.maxHeaderBytes && !closing {

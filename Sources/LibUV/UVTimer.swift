@@ -1,4 +1,7 @@
 import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A libuv timer calling a closure. Retains itself while its handle is open; `close()` ends that.
 public final class UVTimer {
@@ -50,6 +53,11 @@ public final class UVSignal {
     private var closed = false
 
     public init(loop: UVLoop, signal: Int32, _ body: @escaping (Int32) -> Void) throws(UVError) {
+        // A parent may have spawned us with the signal blocked (test runners do); unblock it.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         handle = .allocate(capacity: 1)
         uv_signal_init(loop.raw, handle)
         callback = body

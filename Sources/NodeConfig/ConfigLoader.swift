@@ -86,7 +86,7 @@ public enum ConfigLoader {
             n.id = id
         }
         if let http = try f.string("http") {
-            guard let hp = HostPort(parsing: http) else { throw ConfigError(field: f.field("http"), ConfigRules.listenProblem(http)) }
+            guard let hp = HostPort(parsing: http) else { throw ConfigError(field: f.field("http"), ConfigRules.listenMessage(http)) }
             n.http = hp
         }
         if let dir = try f.string("data_dir") {

@@ -13,7 +13,7 @@ public extension Config {
             node.id = nodeID
         }
         if let http {
-            guard let hp = HostPort(parsing: http) else { throw ConfigError(field: "--http", ConfigRules.listenProblem(http)) }
+            guard let hp = HostPort(parsing: http) else { throw ConfigError(field: "--http", ConfigRules.listenMessage(http)) }
             node.http = hp
         }
         if let dataDir {

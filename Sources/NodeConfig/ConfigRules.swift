@@ -1,11 +1,12 @@
 /// Value checks shared by the file loader and the command-line overrides, so a value means the
-/// same and fails the same way wherever it comes from. Each returns nil when the value is fine,
-/// else the message (without the field name).
+/// same and fails the same way wherever it comes from. Messages never include the field name;
+/// the caller knows it (`node.http` in the file, `--http` on the command line).
 enum ConfigRules {
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     /// Node ids name data directories and appear in headers and gossip, hence the small alphabet;
     /// "." and ".." would make `data/<id>` point outside `data/`.
+    /// nil when `id` is fine, else why not.
     static func nodeIDProblem(_ id: String) -> String? {
         let allowed = id.utf8.allSatisfy { c in
             (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
@@ -17,7 +18,7 @@ enum ConfigRules {
         return nil
     }
 
-    static func listenProblem(_ s: String) -> String {
+    static func listenMessage(_ s: String) -> String {
         "must be HOST:PORT with a port in 0...65535, e.g. 127.0.0.1:8080; port 0 picks a free port (got '\(s)')"
     }
 

@@ -17,8 +17,10 @@ extension Routing {
     ///    replaces the pair by its backends.
     /// 3. **Choice** (§1.4): the candidate with more expected cached prefix (from the approximate
     ///    `PrefixIndex` of what was sent where); if that candidate's predicted TTFT (`TTFTModel`)
-    ///    exceeds the SLO, the other one when it predicts a lower TTFT; equal expected cache → lower
-    ///    predicted TTFT; equal both → random.
+    ///    exceeds the SLO, the other one when it predicts a lower TTFT. Expected hit ratios within
+    ///    `cacheTieRatio` (default 0.1) of each other count as equal → lower predicted TTFT; equal
+    ///    both → random. (Without the tolerance, a shared first block that one candidate has seen
+    ///    and the other not would decide every new conversation.)
     ///
     /// Deviations from the paper: no queued-request migration (§1.5; a router cannot take back a
     /// request it has sent to an OpenAI-compatible server), expected cache comes from the router's
@@ -139,8 +141,8 @@ extension Routing {
             let p2 = ttft.predict(backend: c2, uncachedTokens: u2)
             var first: Bool
             var reason: Reason
-            if m1 != m2 {
-                first = m1 > m2
+            if abs(u1 - u2) > tieTokens(tokens) {
+                first = u1 < u2
                 reason = .dualmapCache
                 let (pp, po) = first ? (p1, p2) : (p2, p1)
                 if pp > sloSeconds && po < pp {
@@ -182,6 +184,10 @@ extension Routing {
             for c in candidates where c != chosen { fallbacks.append(c) }
             return Decision(chosen: chosen, reason: .hotOverride, candidates: candidates, fallbacks: fallbacks)
         }
+
+        /// Differences in cached tokens up to this count as "the same hit ratio".
+        @inline(__always)
+        func tieTokens(_ tokens: Int) -> Int { Int(params.cacheTieRatio * Double(tokens)) }
 
         @inline(__always)
         mutating func commit(_ w: Workload, backend: Int, uncachedTokens: Int) {

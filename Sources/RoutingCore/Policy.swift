@@ -151,6 +151,9 @@ extension Routing {
         public var prefillTokensPerSecond = 12_000.0
         /// EWMA weight of one observed TTFT in the learned prefill rate (dualmap). Default 0.1.
         public var ttftAlpha = 0.1
+        /// DualMap treats two candidates' expected hit ratios as equal (→ lower predicted TTFT)
+        /// when they differ by at most this fraction of the prompt. Default 0.1.
+        public var cacheTieRatio = 0.1
         /// Longest key, in blocks, adaptive lengthening may reach (dualmap). Default 16.
         public var maxKeyBlocks = 16
         /// A prefix is hot when its traffic share exceeds hot_share / n (dualmap). Default 2.
@@ -195,6 +198,9 @@ extension Routing {
             case "ttft_alpha":
                 guard value > 0, value <= 1 else { throw .badValue("must be in (0, 1]") }
                 ttftAlpha = value
+            case "cache_tie_ratio":
+                guard value >= 0, value <= 1 else { throw .badValue("must be in [0, 1]") }
+                cacheTieRatio = value
             case "max_key_blocks":
                 guard value >= 1, value <= 4096, value == value.rounded() else { throw .badValue("must be an integer in 1...4096") }
                 maxKeyBlocks = Int(value)
@@ -226,7 +232,7 @@ extension Routing {
 
         /// Every key `set` accepts.
         public static let keys = ["prefix_blocks", "virtual_nodes", "block_tokens", "slo_ttft_ms", "prefill_tokens_per_s",
-                                  "ttft_alpha", "max_key_blocks", "hot_share", "hot_window_ms", "index_blocks",
+                                  "ttft_alpha", "cache_tie_ratio", "max_key_blocks", "hot_share", "hot_window_ms", "index_blocks",
                                   "cache_threshold", "balance_abs_threshold", "balance_rel_threshold",
                                   "prefix_weight", "queue_weight", "kv_usage_weight"]
 

@@ -29,7 +29,9 @@ struct WRPD: ParsableCommand {
         if let path = checkConfig {
             do {
                 let c = try ConfigLoader.load(path: path)
-                print("\(path): ok (node \(c.node.id), \(c.pools.count) pool(s), \(c.pools.reduce(0) { $0 + $1.backends.count }) backend(s))")
+                var backends = 0
+                for p in c.pools { backends += p.backends.count }
+                print("\(path): ok (node \(c.node.id), \(c.pools.count) pool(s), \(backends) backend(s))")
                 return
             } catch {
                 FileHandle.standardError.write(Data("\(path): \(error.description)\n".utf8))
