@@ -11,6 +11,8 @@ extension Fleet {
             public var backends: Int
             public var p50Ns: Double
             public var p99Ns: Double
+            /// The policy's `choose` alone (no pool bookkeeping), p50.
+            public var policyP50Ns: Double = 0
         }
 
         /// Builds `count` 8 KiB chat bodies: one of 16 shared 2 KiB system prompts, then 6 KiB of
@@ -70,8 +72,47 @@ extension Fleet {
                 }
             }
             times.sort()
-            return Row(policy: policy.rawValue, backends: n, p50Ns: Double(times[decisions / 2]),
-                       p99Ns: Double(times[decisions * 99 / 100]))
+            var row = Row(policy: policy.rawValue, backends: n, p50Ns: Double(times[decisions / 2]),
+                          p99Ns: Double(times[decisions * 99 / 100]))
+            row.policyP50Ns = policyOnly(policy: policy, backends: n, workloads: workloads, decisions: decisions)
+            return row
+        }
+
+        /// Times `choose` alone against a fixed all-eligible set, with load kept as in `run`.
+        static func policyOnly(policy name: Routing.PolicyName, backends n: Int, workloads: [Workload], decisions: Int) -> Double {
+            var bs = (0..<n).map {
+                Routing.Backend(spec: Routing.BackendSpec(id: "b-\($0)", url: "http://b-\($0)"),
+                                health: Routing.BackendHealth(settings: Routing.HealthSettings()))
+            }
+            var policy = Routing.makePolicy(name, params: Routing.PolicyParams())
+            policy.rebuild(backends: bs)
+            var e = Routing.Eligibility(capacity: n)
+            for i in 0..<n { e.insert(i) }
+            var ctx = Routing.Context(now: .zero, rng: SeededRandom(seed: 7))
+            var inflight = [Int](repeating: 0, count: n * 4)
+            var head = 0, count = 0
+            var times = [UInt64](repeating: 0, count: decisions)
+            for i in 0..<decisions {
+                let w = workloads[i % workloads.count]
+                ctx.now = Instant(nanoseconds: UInt64(i + 1) * 1_000_000)
+                let t0 = monotonicNanos()
+                let d = policy.choose(w, backends: bs, eligible: e, context: &ctx)
+                times[i] = monotonicNanos() &- t0
+                bs[d.chosen].load.inFlight += 1
+                if count == inflight.count {
+                    let b = inflight[head]
+                    bs[b].load.inFlight -= 1
+                    policy.observe(.firstToken(backend: b, promptTokens: 2048, ttft: 200_000_000), workload: nil, backends: bs, now: ctx.now)
+                    policy.observe(.finished(backend: b, success: true, cachedTokens: nil), workload: nil, backends: bs, now: ctx.now)
+                    inflight[head] = d.chosen
+                    head = (head + 1) % inflight.count
+                } else {
+                    inflight[(head + count) % inflight.count] = d.chosen
+                    count += 1
+                }
+            }
+            times.sort()
+            return Double(times[decisions / 2])
         }
     }
 }

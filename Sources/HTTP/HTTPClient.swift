@@ -31,7 +31,7 @@ public enum HTTPClientError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-let responseParserSettings: http_parser_settings = {
+let responseParserSettings = ParserSettings({
     var s = http_parser_settings()
     s.on_message_begin = { p in HTTPClientConnection.from(p).onMessageBegin() }
     s.on_status = { _, _, _ in 0 }
@@ -41,7 +41,7 @@ let responseParserSettings: http_parser_settings = {
     s.on_body = { p, at, n in HTTPClientConnection.from(p).onBody(at, n) }
     s.on_message_complete = { p in HTTPClientConnection.from(p).onMessageComplete() }
     return s
-}()
+}())
 
 /// A keep-alive client connection to one upstream: one request at a time, response parsed with
 /// http_parser and delivered as head, body pieces and end.
@@ -143,7 +143,7 @@ public final class HTTPClientConnection {
             return
         }
         receivedAny = true
-        let n = http_parser_execute(parser, withUnsafePointer(to: responseParserSettings) { $0 },
+        let n = http_parser_execute(parser, responseParserSettings.pointer,
                                     data.baseAddress?.assumingMemoryBound(to: CChar.self), data.count)
         let errno = http_errno(rawValue: parser.pointee.http_errno)
         if errno != HPE_OK && errno != HPE_PAUSED {
@@ -174,7 +174,7 @@ public final class HTTPClientConnection {
             return
         }
         // EOF may complete a close-delimited body.
-        _ = http_parser_execute(parser, withUnsafePointer(to: responseParserSettings) { $0 }, nil, 0)
+        _ = http_parser_execute(parser, responseParserSettings.pointer, nil, 0)
         if completed {
             finishResponse()
         } else {

@@ -1,6 +1,6 @@
 import CHTTPParser
 
-let requestParserSettings: http_parser_settings = {
+let requestParserSettings = ParserSettings({
     var s = http_parser_settings()
     s.on_message_begin = { p in HTTPRequestDecoder.from(p).onMessageBegin() }
     s.on_url = { p, at, n in HTTPRequestDecoder.from(p).onURL(at, n) }
@@ -10,7 +10,7 @@ let requestParserSettings: http_parser_settings = {
     s.on_body = { p, at, n in HTTPRequestDecoder.from(p).onBody(at, n) }
     s.on_message_complete = { p in HTTPRequestDecoder.from(p).onMessageComplete() }
     return s
-}()
+}())
 
 /// Turns request bytes into `HTTPRequest`s with http_parser, enforcing header and body limits.
 ///
@@ -76,7 +76,7 @@ public final class HTTPRequestDecoder {
         if http_errno(rawValue: parser.pointee.http_errno) == HPE_PAUSED { http_parser_pause(parser, 0) }
         guard data.count > 0 else { return (0, .needMore) }
         completed = nil
-        let n = http_parser_execute(parser, withUnsafePointer(to: requestParserSettings) { $0 },
+        let n = http_parser_execute(parser, requestParserSettings.pointer,
                                     data.baseAddress?.assumingMemoryBound(to: CChar.self), data.count)
         let errno = http_errno(rawValue: parser.pointee.http_errno)
         if errno == HPE_OK || errno == HPE_PAUSED {

@@ -33,6 +33,8 @@ extension Routing {
         public let params: PolicyParams
         var ring1: HashRing
         var ring2: HashRing
+        var jump1 = RingJump()
+        var jump2 = RingJump()
         public private(set) var ttft: TTFTModel
         public private(set) var index: PrefixIndex
         public private(set) var hot: HotPrefixes
@@ -57,6 +59,8 @@ extension Routing {
             let members = backends.map { (id: $0.spec.id, weight: $0.removed ? 0 : $0.spec.weight) }
             ring1.rebuild(members: members)
             ring2.rebuild(members: members)
+            jump1 = RingJump(ring1)
+            jump2 = RingJump(ring2)
             ttft.resize(backends.count)
             liveCount = backends.reduce(0) { $0 + ($1.removed ? 0 : 1) }
         }
@@ -81,9 +85,9 @@ extension Routing {
 
         /// The first eligible owner of `key` on `ring` other than `excluding`, or -1.
         @inline(__always)
-        static func firstEligible(_ ring: HashRing, _ key: UInt64, _ eligible: Eligibility, excluding: Int) -> Int {
+        static func firstEligible(_ ring: HashRing, _ jump: RingJump, _ key: UInt64, _ eligible: Eligibility, excluding: Int) -> Int {
             guard !ring.isEmpty else { return -1 }
-            var s = ring.slot(for: Hash64.combine(key, ring.seed))
+            var s = jump.slot(ring, for: Hash64.combine(key, ring.seed))
             let n = ring.points.count
             for _ in 0..<n {
                 let o = Int(ring.owners[s])
@@ -96,8 +100,8 @@ extension Routing {
 
         /// The DualMap pair of `key` among `eligible` (second is -1 when only one is eligible).
         public func pair(of key: UInt64, eligible: Eligibility) -> (Int, Int) {
-            let c1 = Self.firstEligible(ring1, key, eligible, excluding: -1)
-            let c2 = Self.firstEligible(ring2, key, eligible, excluding: c1)
+            let c1 = Self.firstEligible(ring1, jump1, key, eligible, excluding: -1)
+            let c2 = Self.firstEligible(ring2, jump2, key, eligible, excluding: c1)
             return (c1, c2)
         }
 
@@ -201,12 +205,12 @@ extension Routing {
             var all = Eligibility(capacity: backends.count)
             for i in 0..<backends.count where !backends[i].removed { all.insert(i) }
             let model = ttft
-            let r1 = ring1, r2 = ring2
+            let r1 = ring1, r2 = ring2, j1 = jump1, j2 = jump2
             hot.closeWindow(now: now, members: max(1, liveCount)) { key, wanted in
                 var list = IndexList()
-                let c1 = Self.firstEligible(r1, key, all, excluding: -1)
+                let c1 = Self.firstEligible(r1, j1, key, all, excluding: -1)
                 if c1 >= 0 { list.append(c1) }
-                let c2 = Self.firstEligible(r2, key, all, excluding: c1)
+                let c2 = Self.firstEligible(r2, j2, key, all, excluding: c1)
                 if c2 >= 0 { list.append(c2) }
                 while list.count < wanted {
                     var best = -1
@@ -232,5 +236,47 @@ extension Routing {
         /// Applies a peer's hot-prefix override (cluster gossip).
         @discardableResult
         public mutating func applyOverride(_ o: PrefixOverride, key: UInt64) -> Bool { hot.apply(remote: o, key: key) }
+    }
+}
+
+extension Routing {
+    /// A jump table over a `HashRing`'s sorted points: for each of 2^bits equal ranges of the
+    /// hash space, the first point index in it, so a lookup scans a few points instead of
+    /// binary-searching all of them (the rings hold ~160 points per backend).
+    struct RingJump: Sendable {
+        var start: [Int32] = []
+        var shift: UInt64 = 64
+
+        init() {}
+
+        init(_ ring: HashRing) {
+            let n = ring.points.count
+            guard n > 0 else { return }
+            var bits = 1
+            while (1 << bits) < n && bits < 20 { bits += 1 }
+            shift = UInt64(64 - bits)
+            let buckets = 1 << bits
+            start = [Int32](repeating: Int32(n), count: buckets + 1)
+            var b = buckets - 1
+            var i = n - 1
+            // start[b] = first index whose point's bucket is ≥ b.
+            while b >= 0 {
+                while i >= 0 && Int(ring.points[i] >> shift) >= b { i -= 1 }
+                start[b] = Int32(i + 1)
+                b -= 1
+            }
+        }
+
+        /// Same answer as `ring.slot(for: h)`.
+        @inline(__always)
+        func slot(_ ring: HashRing, for h: UInt64) -> Int {
+            guard !start.isEmpty else { return ring.slot(for: h) }
+            let b = Int(h >> shift)
+            var i = Int(start[b])
+            let end = Int(start[b + 1])
+            let pts = ring.points
+            while i < end && pts[i] < h { i += 1 }
+            return i == pts.count ? 0 : i
+        }
     }
 }

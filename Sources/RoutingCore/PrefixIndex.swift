@@ -48,44 +48,68 @@ extension Routing {
     /// Because each block hash chains all earlier blocks, one hash names a whole prefix path, so a
     /// map from chain hash to tenants is the block-level equivalent of SGLang's multi-tenant radix
     /// tree (algorithms.md §2.3) and of GIE's approximate prefix index (§3.1). Each entry keeps up
-    /// to `TenantSet.capacity` most recent tenants. Size is bounded by one LRU over entries with a
-    /// single budget for the whole pool (SMG #2137's fix: not per tenant), so memory is
-    /// `capacity × ~40 bytes`. Blocks of a prompt are touched last-to-first, so a prompt's leading
-    /// blocks are the most recent and eviction takes tails first, as the backends' caches do.
-    /// O(1) per block; no allocation once `capacity` entries exist.
+    /// to `TenantSet.capacity` most recent tenants. Size is bounded by one budget for the whole
+    /// pool (SMG #2137's fix: not per tenant), evicting by CLOCK (second chance, an approximate
+    /// LRU like SGLang's sampled timestamps): a touch sets one reference bit.
+    ///
+    /// The table is open addressing with linear probing keyed by the hash itself (block hashes are
+    /// already uniformly mixed, so no re-hashing), backward-shift deletion, grown by doubling up
+    /// to 2 × capacity slots: no allocation once warm. Memory ≈ 64 bytes per entry.
     public struct PrefixIndex: Sendable {
+        struct Slot: Sendable {
+            var key: UInt64 = 0
+            var entry: Int32 = -1
+        }
+
+        struct Entry: Sendable {
+            var key: UInt64
+            var tenants: TenantSet
+            var referenced: Bool
+        }
+
         /// Most entries kept (blocks); MUST be ≥ 1.
         public let capacity: Int
-        var slots: [UInt64: Int32] = [:]
-        var keys: [UInt64] = []
-        var tenants: [TenantSet] = []
-        var prev: [Int32] = []
-        var next: [Int32] = []
-        var head: Int32 = -1
-        var tail: Int32 = -1
+        var slots: [Slot]
+        var mask: Int
+        var entries: [Entry] = []
+        var hand = 0
 
         public init(capacity: Int) {
             precondition(capacity >= 1, "prefix index capacity \(capacity) must be ≥ 1")
             self.capacity = capacity
-            slots.reserveCapacity(min(capacity, 1 << 20))
+            let n = 1024
+            slots = [Slot](repeating: Slot(), count: n)
+            mask = n - 1
         }
 
-        public var count: Int { slots.count }
+        public var count: Int { entries.count }
+
+        @inline(__always)
+        func find(_ h: UInt64) -> Int {
+            var i = Int(truncatingIfNeeded: h) & mask
+            while true {
+                let s = slots[i]
+                if s.entry < 0 { return -1 }
+                if s.key == h { return Int(s.entry) }
+                i = (i + 1) & mask
+            }
+        }
 
         /// Tenants recorded for one chain hash (empty if unknown).
         public func tenants(of h: UInt64) -> TenantSet {
-            guard let s = slots[h] else { return TenantSet() }
-            return tenants[Int(s)]
+            let e = find(h)
+            return e < 0 ? TenantSet() : entries[e].tenants
         }
 
         /// Leading blocks of `hashes` recorded for `tenant`, found by binary search: assumes that
-        /// if block k is recorded then so are blocks before it (true up to LRU approximation,
-        /// since prompts are inserted whole and heads are kept longest). O(log blocks).
+        /// if block k is recorded then so are blocks before it (true up to eviction order, since
+        /// prompts are inserted whole). O(log blocks).
         public func matchedBlocks(_ hashes: [UInt64], tenant: Int) -> Int {
             var lo = 0, hi = hashes.count
             while lo < hi {
                 let mid = (lo + hi + 1) >> 1
-                if let s = slots[hashes[mid - 1]], tenants[Int(s)].contains(tenant) { lo = mid } else { hi = mid - 1 }
+                let e = find(hashes[mid - 1])
+                if e >= 0 && entries[e].tenants.contains(tenant) { lo = mid } else { hi = mid - 1 }
             }
             return lo
         }
@@ -96,8 +120,9 @@ extension Routing {
             var n = 0
             var last = TenantSet()
             for h in hashes {
-                guard let s = slots[h] else { break }
-                last = tenants[Int(s)]
+                let e = find(h)
+                guard e >= 0 else { break }
+                last = entries[e].tenants
                 n += 1
             }
             return (n, last)
@@ -105,56 +130,81 @@ extension Routing {
 
         /// Records that `tenant` now holds every block of `hashes`.
         public mutating func insert(_ hashes: [UInt64], tenant: Int) {
-            var i = hashes.count - 1
-            while i >= 0 {
-                touch(hashes[i], tenant: tenant)
-                i -= 1
-            }
+            for h in hashes { touch(h, tenant: tenant) }
         }
 
         /// Forgets `tenant` everywhere (a backend left). O(count).
         public mutating func removeTenant(_ tenant: Int) {
-            for i in 0..<tenants.count where tenants[i].contains(tenant) { tenants[i].remove(tenant) }
+            for i in 0..<entries.count where entries[i].tenants.contains(tenant) { entries[i].tenants.remove(tenant) }
         }
 
         @inline(__always)
         mutating func touch(_ h: UInt64, tenant: Int) {
-            if let s = slots[h] {
-                tenants[Int(s)].add(tenant)
-                if s != head { unlink(s); pushFront(s) }
+            var i = Int(truncatingIfNeeded: h) & mask
+            while true {
+                let s = slots[i]
+                if s.entry < 0 { break }
+                if s.key == h {
+                    entries[Int(s.entry)].referenced = true
+                    entries[Int(s.entry)].tenants.add(tenant)
+                    return
+                }
+                i = (i + 1) & mask
+            }
+            var t = TenantSet()
+            t.add(tenant)
+            let e: Int
+            if entries.count < capacity {
+                if (entries.count + 1) * 2 > slots.count {
+                    grow()
+                    insertSlot(h, entry: Int32(entries.count))
+                } else {
+                    slots[i] = Slot(key: h, entry: Int32(entries.count))
+                }
+                entries.append(Entry(key: h, tenants: t, referenced: false))
                 return
             }
-            let s: Int32
-            if slots.count >= capacity {
-                s = tail
-                unlink(s)
-                slots[keys[Int(s)]] = nil
-                keys[Int(s)] = h
-                tenants[Int(s)] = TenantSet()
-            } else {
-                s = Int32(keys.count)
-                keys.append(h); tenants.append(TenantSet()); prev.append(-1); next.append(-1)
+            while entries[hand].referenced {
+                entries[hand].referenced = false
+                hand += 1
+                if hand == entries.count { hand = 0 }
             }
-            tenants[Int(s)].add(tenant)
-            slots[h] = s
-            pushFront(s)
+            e = hand
+            hand += 1
+            if hand == entries.count { hand = 0 }
+            removeSlot(entries[e].key)
+            entries[e] = Entry(key: h, tenants: t, referenced: false)
+            insertSlot(h, entry: Int32(e))
         }
 
-        @inline(__always)
-        mutating func unlink(_ i: Int32) {
-            let p = prev[Int(i)], n = next[Int(i)]
-            if p >= 0 { next[Int(p)] = n } else { head = n }
-            if n >= 0 { prev[Int(n)] = p } else { tail = p }
-            prev[Int(i)] = -1; next[Int(i)] = -1
+        mutating func insertSlot(_ h: UInt64, entry: Int32) {
+            var i = Int(truncatingIfNeeded: h) & mask
+            while slots[i].entry >= 0 { i = (i + 1) & mask }
+            slots[i] = Slot(key: h, entry: entry)
         }
 
-        @inline(__always)
-        mutating func pushFront(_ i: Int32) {
-            prev[Int(i)] = -1
-            next[Int(i)] = head
-            if head >= 0 { prev[Int(head)] = i }
-            head = i
-            if tail < 0 { tail = i }
+        /// Backward-shift deletion keeps probe sequences unbroken without tombstones.
+        mutating func removeSlot(_ h: UInt64) {
+            var i = Int(truncatingIfNeeded: h) & mask
+            while slots[i].key != h || slots[i].entry < 0 { i = (i + 1) & mask }
+            var j = i
+            while true {
+                j = (j + 1) & mask
+                if slots[j].entry < 0 { break }
+                let k = Int(truncatingIfNeeded: slots[j].key) & mask
+                let stays = i <= j ? (i < k && k <= j) : (i < k || k <= j)
+                if stays { continue }
+                slots[i] = slots[j]
+                i = j
+            }
+            slots[i] = Slot()
+        }
+
+        mutating func grow() {
+            let n = slots.count * 2
+            slots = [Slot](repeating: Slot(), count: n)
+            mask = n - 1
+            for (k, e) in entries.enumerated() { insertSlot(e.key, entry: Int32(k)) }
         }
     }
 }

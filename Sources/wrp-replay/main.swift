@@ -162,7 +162,7 @@ struct Replay: ParsableCommand {
     func bench() {
         let (ws, parseNs) = Fleet.DecisionBench.workloads(count: 4096, seed: seed)
         let sizes = [8, 64, 512]
-        print("decision time per request, ns (p50 / p99); 8 KiB chat prompt (32 blocks of 256 bytes), \(benchDecisionsCount) decisions per cell")
+        print("decision time per request, ns: Pool.decide p50 / p99 [policy.choose alone p50]; 8 KiB chat prompt (32 blocks of 256 bytes), \(benchDecisionsCount) decisions per cell")
         print("parse + prefix-hash of the 8 KiB body (WorkloadParser): p50 \(Self.f(parseNs, 0)) ns")
         print("| policy | " + sizes.map { "\($0) backends" }.joined(separator: " | ") + " |")
         print(String(repeating: "|---", count: sizes.count + 1) + "|")
@@ -170,7 +170,7 @@ struct Replay: ParsableCommand {
             var cells: [String] = []
             for n in sizes {
                 let r = Fleet.DecisionBench.run(policy: p, backends: n, workloads: ws, decisions: benchDecisionsCount)
-                cells.append("\(Self.f(r.p50Ns, 0)) / \(Self.f(r.p99Ns, 0))")
+                cells.append("\(Self.f(r.p50Ns, 0)) / \(Self.f(r.p99Ns, 0)) [\(Self.f(r.policyP50Ns, 0))]")
             }
             print("| \(p.rawValue) | " + cells.joined(separator: " | ") + " |")
         }

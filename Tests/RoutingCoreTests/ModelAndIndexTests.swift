@@ -1,5 +1,5 @@
 import Testing
-import RoutingCore
+@testable import RoutingCore
 import WRPCommon
 
 @Suite struct ModelAndIndexTests {
@@ -36,5 +36,34 @@ import WRPCommon
         ix.insert(workload([50, 51, 52, 53, 54]).blockHashes, tenant: 2)
         #expect(ix.count == 8)
         #expect(ix.matchedBlocks(a, tenant: 0) < 4, "LRU evicted tails first")
+    }
+}
+
+@Suite struct RingJumpTests {
+    @Test(arguments: [1, 8, 64, 512])
+    func jumpTable_randomKeys_sameSlotAsBinarySearch(n: Int) {
+        var ring = Routing.HashRing(seed: Hash64.seedB)
+        ring.rebuild(members: (0..<n).map { (id: "b-\($0)", weight: 1.0) })
+        let jump = Routing.RingJump(ring)
+        var rng = SeededRandom(seed: UInt64(n))
+        for _ in 0..<5_000 {
+            let h = rng.next()
+            #expect(jump.slot(ring, for: h) == ring.slot(for: h))
+        }
+        #expect(jump.slot(ring, for: UInt64.max) == ring.slot(for: UInt64.max))
+        #expect(jump.slot(ring, for: 0) == ring.slot(for: 0))
+    }
+
+    @Test func index_heavyChurn_staysBoundedAndConsistent() {
+        var ix = Routing.PrefixIndex(capacity: 3_000)
+        var rng = SeededRandom(seed: 1)
+        for k in 0..<2_000 {
+            let ids = (0..<8).map { _ in UInt64(rng.below(20_000)) }
+            ix.insert(workload([UInt64(k)] + ids).blockHashes, tenant: k % 5)
+        }
+        #expect(ix.count == 3_000)
+        let w = workload([1, 2, 3]).blockHashes
+        ix.insert(w, tenant: 4)
+        #expect(ix.matchedBlocks(w, tenant: 4) == 3)
     }
 }
