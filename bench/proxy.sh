@@ -34,23 +34,29 @@ pools:
       - {id: sim-3, url: "http://127.0.0.1:$((SIM_PORT+3))"}
 YAML
 "$BIN/wrpd" --config "$tmp/wrpd.yaml" &
+WRPD_PID=$!
 for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$WRPD_PORT/readyz" 2>/dev/null && break; sleep 0.1; done
 
+cpu_ticks() { awk '{print $14+$15}' "/proc/$WRPD_PID/stat"; }
 run() { # name url script connections
-  local f
+  local f t0 t1 reqs cpu_us
   f=$(echo "$1" | tr -c 'A-Za-z0-9\n' '_')
+  t0=$(cpu_ticks)
   wrk -t1 -c"$4" -d"${DUR}s" --latency -s "$3" "$2" > "$tmp/$f.txt" 2>&1
+  t1=$(cpu_ticks)
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/$f.txt")
   p50=$(awk '$1=="50%" {print $2}' "$tmp/$f.txt")
   p99=$(awk '$1=="99%" {print $2}' "$tmp/$f.txt")
-  printf "| %-34s | %5s | %10s | %9s | %9s |\n" "$1" "$4" "$rps" "$p50" "$p99"
+  reqs=$(awk '/requests in/ {print $1}' "$tmp/$f.txt")
+  cpu_us=$(awk -v a="$t0" -v b="$t1" -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "-" }')
+  printf "| %-34s | %5s | %10s | %9s | %9s | %14s |\n" "$1" "$4" "$rps" "$p50" "$p99" "$cpu_us"
   cp "$tmp/$f.txt" "$OUT/$f.txt"
 }
 echo "wrk -t1, ${DUR}s per row; wrp-sim --time-scale 0; $(nproc) cores"
 echo
-echo "| target                             | conns | requests/s | p50       | p99       |"
-echo "|------------------------------------|-------|------------|-----------|-----------|"
+echo "| target                             | conns | requests/s | p50       | p99       | wrpd CPU µs/req |"
+echo "|------------------------------------|-------|------------|-----------|-----------|----------------|"
 run "wrp-sim direct (baseline)" "http://127.0.0.1:$SIM_PORT/v1/chat/completions" bench/chat.lua "$CONN"
 run "wrpd proxy -> wrp-sim" "http://127.0.0.1:$WRPD_PORT/v1/chat/completions" bench/chat.lua "$CONN"
 run "wrp-sim direct, light load" "http://127.0.0.1:$SIM_PORT/v1/chat/completions" bench/chat.lua "$HALF"

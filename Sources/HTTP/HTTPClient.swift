@@ -65,6 +65,8 @@ public final class HTTPClientConnection {
     /// The response ended; `reusable` says whether the connection may serve another request.
     public var onComplete: ((_ reusable: Bool) -> Void)?
     public var onError: ((HTTPClientError) -> Void)?
+    /// All bytes of one socket read were processed (a moment to flush coalesced writes).
+    public var onReadDone: (() -> Void)?
     /// The peer closed while idle (in a pool).
     public var onIdleClose: (() -> Void)?
 
@@ -154,6 +156,8 @@ public final class HTTPClientConnection {
             finishResponse()
         } else if n < data.count {
             fail(.malformed("unexpected bytes after response"))
+        } else {
+            onReadDone?()
         }
     }
 
@@ -192,6 +196,7 @@ public final class HTTPClientConnection {
     }
 
     func clearCallbacks() {
+        onReadDone = nil
         onHead = nil
         onBody = nil
         onComplete = nil

@@ -43,7 +43,7 @@ public struct HTTPHeaders: Sendable {
     }
 
     @inline(__always)
-    static func lower(_ c: UInt8) -> UInt8 { (c >= 0x41 && c <= 0x5A) ? c | 0x20 : c }
+    public static func lower(_ c: UInt8) -> UInt8 { (c >= 0x41 && c <= 0x5A) ? c | 0x20 : c }
 
     /// Case-insensitive comparison of field `i`'s name with a lower-case ASCII `name`.
     @inline(__always)

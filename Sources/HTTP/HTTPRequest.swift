@@ -58,7 +58,7 @@ public struct HTTPRequest: Sendable {
         guard let q = target.firstIndex(of: UInt8(ascii: "?")) else { return nil }
         let query = String(decoding: target[(q + 1)...], as: UTF8.self)
         for pair in query.split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1)
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             if kv.first.map(String.init) == name { return kv.count > 1 ? String(kv[1]).replacingOccurrences(of: "+", with: " ") : "" }
         }
         return nil

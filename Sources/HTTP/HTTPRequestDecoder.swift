@@ -46,6 +46,7 @@ public final class HTTPRequestDecoder {
     var request = HTTPRequest()
     var headerBytes = 0
     var inHeaderValue = false
+    var inTrailers = false
     /// Status to answer with when a callback aborted parsing (413, 431).
     var limitStatus = 0
     var completed: HTTPRequest?
@@ -111,6 +112,7 @@ public final class HTTPRequestDecoder {
         request = HTTPRequest()
         headerBytes = 0
         inHeaderValue = false
+        inTrailers = false
         limitStatus = 0
         onRequestBegin?()
         return 0
@@ -130,6 +132,8 @@ public final class HTTPRequestDecoder {
 
     func onHeaderField(_ at: UnsafePointer<CChar>?, _ n: Int) -> Int32 {
         guard countHeader(n), let at else { return 1 }
+        // Chunked trailers arrive through the same callbacks; they are not request headers.
+        if inTrailers { return 0 }
         let b = UnsafeRawBufferPointer(start: at, count: n)
         if inHeaderValue || request.headers.count == 0 { request.headers.beginName(b) } else { request.headers.continueName(b) }
         inHeaderValue = false
@@ -138,12 +142,14 @@ public final class HTTPRequestDecoder {
 
     func onHeaderValue(_ at: UnsafePointer<CChar>?, _ n: Int) -> Int32 {
         guard countHeader(n), let at else { return 1 }
+        if inTrailers { return 0 }
         request.headers.appendValue(UnsafeRawBufferPointer(start: at, count: n))
         inHeaderValue = true
         return 0
     }
 
     func onHeadersComplete() -> Int32 {
+        inTrailers = true
         request.method = HTTPMethod(parser.pointee.method)
         request.httpMinor = Int(parser.pointee.http_minor)
         let len = parser.pointee.content_length
@@ -151,7 +157,8 @@ public final class HTTPRequestDecoder {
             if len > UInt64(maxBodyBytes) { limitStatus = 413; return -1 }
             request.body.reserveCapacity(Int(len))
         }
-        if let i = request.headers.index(of: "expect"), request.headers.value(at: i).elementsEqual("100-continue".utf8) {
+        if let i = request.headers.index(of: "expect"),
+           request.headers.value(at: i).lazy.map(HTTPHeaders.lower).elementsEqual("100-continue".utf8) {
             onContinue?()
         }
         return 0

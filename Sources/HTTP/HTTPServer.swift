@@ -136,6 +136,7 @@ public final class HTTPExchange {
     public private(set) var headSent = false
     public internal(set) var finished = false
     var chunked = false
+    var pendingHead: [UInt8] = []
     let closeAfter: Bool
     public let receivedAtNs: UInt64
 
@@ -205,29 +206,54 @@ public final class HTTPExchange {
         }
         if willClose || (contentLength == nil && request.httpMinor == 0) { h.add("connection", "close") }
         h.finish()
-        c.tcp.write(h.bytes)
+        // Held back until the first body bytes or `flush()`, to send both in one write.
+        pendingHead = h.bytes
         headSent = true
     }
 
+    /// Writes body bytes. Head, chunk framing and data go out in one write where possible: each
+    /// syscall on loopback costs more than copying a few kilobytes.
     public func write(_ data: UnsafeRawBufferPointer) {
         guard headSent, !finished, data.count > 0, let c = connection else { return }
-        if chunked {
-            var prefix: [UInt8] = []
-            prefix.reserveCapacity(12)
-            HeadBuilder.appendHex(data.count, &prefix)
-            prefix.append(0x0D); prefix.append(0x0A)
-            c.tcp.write(prefix)
+        if data.count > 64 * 1024 {
+            var out = takePending()
+            if chunked { appendChunkPrefix(data.count, &out) }
+            if !out.isEmpty { c.tcp.write(out) }
             c.tcp.write(data)
-            c.tcp.write([0x0D, 0x0A])
-        } else {
-            c.tcp.write(data)
+            if chunked { c.tcp.write([0x0D, 0x0A]) }
+            return
         }
+        var out = takePending()
+        out.reserveCapacity(out.count + data.count + 16)
+        if chunked { appendChunkPrefix(data.count, &out) }
+        out.append(contentsOf: data)
+        if chunked { out.append(0x0D); out.append(0x0A) }
+        c.tcp.write(out)
+    }
+
+    func appendChunkPrefix(_ n: Int, _ out: inout [UInt8]) {
+        HeadBuilder.appendHex(n, &out)
+        out.append(0x0D); out.append(0x0A)
+    }
+
+    func takePending() -> [UInt8] {
+        let p = pendingHead
+        pendingHead = []
+        return p
+    }
+
+    /// Sends a head still held back (call when no body byte follows right away).
+    public func flush() {
+        guard !pendingHead.isEmpty, let c = connection else { return }
+        c.tcp.write(takePending())
     }
 
     /// Ends a streamed response.
     public func end() {
         guard headSent, !finished, let c = connection else { return }
-        if chunked { c.tcp.write([0x30, 0x0D, 0x0A, 0x0D, 0x0A]) }
+        var out = takePending()
+        if chunked { out.append(contentsOf: [0x30, 0x0D, 0x0A, 0x0D, 0x0A]) }
+        if !out.isEmpty { c.tcp.write(out) }
         if request.httpMinor == 0 && !chunked { c.forceCloseAfterFlush() }
         complete()
     }
@@ -236,6 +262,7 @@ public final class HTTPExchange {
     /// so the client sees a truncated body rather than a silently complete one).
     public func abortConnection() {
         guard !finished else { return }
+        flush()
         finished = true
         connection?.forceCloseAfterFlush()
     }

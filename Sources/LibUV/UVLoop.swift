@@ -1,4 +1,7 @@
 import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Owns one libuv loop. Not thread-safe: every handle of a loop is used on the loop's thread only
 /// (cross-thread work comes in through `UVAsync`).
@@ -10,6 +13,8 @@ public final class UVLoop {
     static let readBufferSize = 64 * 1024
 
     public init() throws(UVError) {
+        // A peer closing mid-write must be an EPIPE error, not a process-killing SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         raw = .allocate(capacity: 1)
         readBuffer = .allocate(byteCount: UVLoop.readBufferSize, alignment: 16)
         do {

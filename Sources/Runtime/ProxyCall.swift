@@ -107,6 +107,7 @@ final class ProxyCall {
         c.onBody = { [unowned self] bytes in self.gotBody(bytes) }
         c.onComplete = { [unowned self] reusable in self.gotEnd(reusable: reusable) }
         c.onError = { [unowned self] e in self.gotError(e, reused: reused) }
+        c.onReadDone = { [unowned self] in self.exchange.flush() }
         let up = node.upstreams[poolIndex][backend]
         var h = HeadBuilder(capacity: 512 + exchange.request.headers.storage.count)
         h.append("POST ")

@@ -42,6 +42,7 @@ final class SimRequest {
             h.add("cache-control", "no-cache")
             h.add("x-wrp-sim-backend", server.id)
             exchange.startStream(head: h, contentLength: nil)
+            exchange.flush()
             t.start(afterMs: firstMs) { [unowned self] in self.tick() }
         } else {
             let total = firstMs + perTokenMs * UInt64(max(0, job.outputTokens - 1))

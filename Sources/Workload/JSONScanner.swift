@@ -54,11 +54,36 @@ public struct JSONScanner {
         return false
     }
 
+    /// Index of the first byte at or after `from` (before `end`) that is `"`, `\\` or a control
+    /// byte, or `end`. Eight bytes at a time (SWAR): prompts are long strings of plain text.
+    @inline(__always)
+    func nextSpecial(from: Int) -> Int {
+        var i = from
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while i + 8 <= end {
+            let w = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let q = w ^ 0x2222_2222_2222_2222
+            let b = w ^ 0x5C5C_5C5C_5C5C_5C5C
+            let hit = ((q &- ones) & ~q) | ((b &- ones) & ~b) | ((w &- 0x2020_2020_2020_2020) & ~w)
+            if hit & highs != 0 { break }
+            i += 8
+        }
+        while i < end {
+            let c = base[i]
+            if c == 0x22 || c == 0x5C || c < 0x20 { return i }
+            i += 1
+        }
+        return end
+    }
+
     /// Scans a string token; returns the range of its raw (still escaped) contents.
     public mutating func scanString() throws(Failure) -> Range<Int> {
         try expect(UInt8(ascii: "\""))
         let start = pos
         while pos < end {
+            pos = nextSpecial(from: pos)
+            guard pos < end else { break }
             let c = base[pos]
             if c == UInt8(ascii: "\"") {
                 let r = start..<pos
@@ -82,8 +107,7 @@ public struct JSONScanner {
                 }
                 continue
             }
-            if c < 0x20 { throw .syntax(offset: pos) }
-            pos += 1
+            throw .syntax(offset: pos)
         }
         throw .syntax(offset: pos)
     }
@@ -134,9 +158,12 @@ public struct JSONScanner {
     mutating func scanNumber() throws(Failure) {
         let start = pos
         if pos < end && base[pos] == UInt8(ascii: "-") { pos += 1 }
+        let firstDigit = pos
         var digits = 0
         while pos < end, base[pos] >= 0x30, base[pos] <= 0x39 { pos += 1; digits += 1 }
         guard digits > 0 else { throw .syntax(offset: start) }
+        // RFC 8259 §6: no leading zeros.
+        if digits > 1 && base[firstDigit] == 0x30 { throw .syntax(offset: firstDigit) }
         if pos < end && base[pos] == UInt8(ascii: ".") {
             pos += 1
             var frac = 0
@@ -202,6 +229,35 @@ public struct JSONScanner {
                 JSONScanner.utf8(cp, sink)
             default: sink(x)
             }
+        }
+    }
+
+    /// Decodes the (already validated) raw string contents in `range` into `hasher`, copying
+    /// unescaped runs in bulk.
+    public func unescape(_ range: Range<Int>, into hasher: PrefixBlockHasher) {
+        var i = range.lowerBound
+        let e = range.upperBound
+        while i < e {
+            var j = i
+            while j < e && base[j] != UInt8(ascii: "\\") {
+                let scanner = JSONScanner(base, from: j, to: e)
+                j = scanner.nextSpecial(from: j)
+                if j < e && base[j] != UInt8(ascii: "\\") { j += 1 }
+            }
+            if j > i { hasher.append(UnsafeRawBufferPointer(rebasing: base[i..<j])) }
+            guard j < e else { return }
+            // One escape sequence (always complete: the range was validated).
+            let escEnd = base[j + 1] == UInt8(ascii: "u") ? min(e, j + 12) : j + 2
+            var k = j + 2
+            if base[j + 1] == UInt8(ascii: "u") {
+                k = j + 6
+                if k + 6 <= escEnd && base[k] == UInt8(ascii: "\\") && base[k + 1] == UInt8(ascii: "u") {
+                    let hi = hex4(j + 2), lo = hex4(k + 2)
+                    if hi >= 0xD800 && hi < 0xDC00 && lo >= 0xDC00 && lo < 0xE000 { k += 6 }
+                }
+            }
+            unescape(j..<k) { hasher.append($0) }
+            i = k
         }
     }
 

@@ -56,7 +56,7 @@ public enum WorkloadError: Error, Equatable, Sendable, CustomStringConvertible {
 /// where array content contributes its `text` parts in order; for completions, the prompt string
 /// (arrays of strings are joined with 0x1E; token arrays contribute their decimal digits).
 public struct WorkloadParser {
-    var hasher: PrefixBlockHasher
+    let hasher: PrefixBlockHasher
 
     public init(blockBytes: Int = 256) {
         hasher = PrefixBlockHasher(blockBytes: blockBytes)
@@ -157,7 +157,7 @@ public struct WorkloadParser {
                 try s.expect(UInt8(ascii: "}"))
             }
             if let r = role, body[r.lowerBound] == UInt8(ascii: "\"") {
-                s.unescape(r.dropFirst().dropLast()) { hasher.append($0) }
+                s.unescape(r.dropFirst().dropLast(), into: hasher)
             }
             hasher.append(0x1F)
             if let c = content { try hashContent(body, c) }
@@ -171,7 +171,7 @@ public struct WorkloadParser {
         let first = body[range.lowerBound]
         let s = JSONScanner(body, from: range.lowerBound, to: range.upperBound)
         if first == UInt8(ascii: "\"") {
-            s.unescape(range.dropFirst().dropLast()) { hasher.append($0) }
+            s.unescape(range.dropFirst().dropLast(), into: hasher)
         } else if first == UInt8(ascii: "[") {
             var a = JSONScanner(body, from: range.lowerBound, to: range.upperBound)
             try a.expect(UInt8(ascii: "["))
@@ -188,11 +188,11 @@ public struct WorkloadParser {
                             try o.expect(UInt8(ascii: ":"))
                             let isString = o.peek() == UInt8(ascii: "\"")
                             let v = try o.skipValue(depth: 5)
-                            if isString && o.equals(k, "text") { o.unescape(v.dropFirst().dropLast()) { hasher.append($0) } }
+                            if isString && o.equals(k, "text") { o.unescape(v.dropFirst().dropLast(), into: hasher) }
                         } while o.consume(UInt8(ascii: ","))
                     }
                 } else if body[part.lowerBound] == UInt8(ascii: "\"") {
-                    a.unescape(part.dropFirst().dropLast()) { hasher.append($0) }
+                    a.unescape(part.dropFirst().dropLast(), into: hasher)
                 }
             } while a.consume(UInt8(ascii: ","))
         } else if first != UInt8(ascii: "n") {
@@ -204,7 +204,7 @@ public struct WorkloadParser {
         let first = body[range.lowerBound]
         if first == UInt8(ascii: "\"") {
             let s = JSONScanner(body, from: range.lowerBound, to: range.upperBound)
-            s.unescape(range.dropFirst().dropLast()) { hasher.append($0) }
+            s.unescape(range.dropFirst().dropLast(), into: hasher)
             return
         }
         guard first == UInt8(ascii: "[") else { throw WorkloadError.badField("prompt") }
@@ -217,9 +217,9 @@ public struct WorkloadParser {
             let c = body[v.lowerBound]
             if index > 0 { hasher.append(0x1E) }
             if c == UInt8(ascii: "\"") {
-                a.unescape(v.dropFirst().dropLast()) { hasher.append($0) }
+                a.unescape(v.dropFirst().dropLast(), into: hasher)
             } else if c == UInt8(ascii: "[") || (c >= 0x30 && c <= 0x39) {
-                for i in v where body[i] != 0x20 && body[i] != 0x0A { hasher.append(body[i]) }
+                for i in v where body[i] != 0x20 && body[i] != 0x0A && body[i] != 0x09 && body[i] != 0x0D { hasher.append(body[i]) }
             } else {
                 throw WorkloadError.badField("prompt")
             }
