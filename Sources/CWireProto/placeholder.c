@@ -1,0 +1,1 @@
+/* replaced by scripts/generate-proto */
