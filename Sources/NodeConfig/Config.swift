@@ -12,6 +12,7 @@ public struct Config: Sendable, Equatable {
     public var health = Routing.HealthSettings()
     public var routing = RoutingSection()
     public var logging = LoggingSection()
+    public var cluster = ClusterSection()
     public var pools: [PoolSection] = []
 
     public init() {}
@@ -67,6 +68,21 @@ public struct Config: Sendable, Equatable {
     public struct LoggingSection: Sendable, Equatable {
         /// trace, debug, info, notice, warning, error, critical. Default info.
         public var level = "info"
+        public init() {}
+    }
+
+    /// Gossip membership and shared state (docs/cluster.md). Without `gossip` the node runs alone.
+    public struct ClusterSection: Sendable, Equatable {
+        /// UDP and TCP gossip address `HOST:PORT` (port 0 picks one). Default: none (standalone).
+        public var gossip: HostPort? = nil
+        /// Gossip addresses of existing members to join through.
+        public var join: [String] = []
+        /// Timer preset: `lan` (memberlist defaults) or `local` (fast, for tests on one machine).
+        public var preset = "lan"
+        /// Base64 AES keys (16/24/32 bytes); the first seals, all open. Required with `gossip`.
+        public var keys: [String] = []
+        /// Optional cluster label, authenticated in every packet (keeps clusters apart).
+        public var label = ""
         public init() {}
     }
 

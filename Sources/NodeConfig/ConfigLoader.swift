@@ -50,6 +50,7 @@ public enum ConfigLoader {
         config.health = try readHealth(top.mapping("health", known: Keys.health))
         config.routing = try readRouting(top.mapping("routing", known: Keys.routing))
         config.logging = try readLogging(top.mapping("logging", known: Keys.logging))
+        config.cluster = try readCluster(top.mapping("cluster", known: Keys.cluster))
         config.pools = try readPools(top)
         try checkAcrossPools(config.pools)
         return config
@@ -57,7 +58,8 @@ public enum ConfigLoader {
 
     /// Known keys per mapping, in the order the docs list them (and error messages repeat).
     enum Keys {
-        static let root = ["node", "server", "upstream", "health", "routing", "logging", "pools"]
+        static let root = ["node", "server", "upstream", "health", "routing", "logging", "cluster", "pools"]
+        static let cluster = ["gossip", "join", "preset", "keys", "label"]
         static let node = ["id", "http", "data_dir"]
         static let server = ["max_header_bytes", "max_body_bytes", "request_timeout_ms", "idle_timeout_ms",
                              "shutdown_grace_ms", "max_connections"]

@@ -15,6 +15,12 @@ extension Routing {
     /// Owns the live state routing reads (health, in-flight) and keeps it consistent: callers
     /// report each request's start, first byte and end. Backend indices are stable for the life of
     /// the pool.
+    ///
+    /// Decision cost: the eligibility set is cached and rebuilt (O(n)) only when something it
+    /// depends on changes — a backend added, removed or respecified, a health transition, an
+    /// in-flight count crossing its backend's max concurrency, or `now` passing an ejection's end.
+    /// Per decision the pool then adds one O(n) pass over a contiguous array of loads, and only
+    /// when the policy left fallback slots to fill.
     public struct Pool: Sendable {
         public let name: String
         public var models: [String]
@@ -22,8 +28,19 @@ extension Routing {
         public private(set) var policy: any Policy
         public let healthSettings: HealthSettings
         var rng: SeededRandom
-        /// How many retry targets a decision carries (after the chosen one).
+        /// How many retry targets a decision carries (after the chosen one; at most
+        /// `IndexList.capacity`).
         public var maxFallbacks = 2
+
+        /// `backends[i].load.total`, contiguous, for the fallback scan.
+        var loadTotals: [Int] = []
+        /// The cached eligibility and routable count, valid while `cacheValid` and
+        /// `cacheFrom <= now < cacheUntil` (the ejection ends bracketing the time it was built).
+        var cached = CachedEligibility()
+        var cachedRoutable = 0
+        var cacheValid = false
+        var cacheFrom: UInt64 = 0
+        var cacheUntil: UInt64 = 0
 
         public init(name: String, models: [String], specs: [BackendSpec], policy: any Policy,
                     health: HealthSettings, seed: UInt64) {
@@ -33,6 +50,7 @@ extension Routing {
             self.healthSettings = health
             self.rng = SeededRandom(seed: seed)
             backends = specs.map { Backend(spec: $0, health: BackendHealth(settings: health)) }
+            loadTotals = [Int](repeating: 0, count: backends.count)
             self.policy.rebuild(backends: backends)
         }
 
@@ -43,12 +61,14 @@ extension Routing {
         /// Adds a backend (or replaces the spec of a live one with the same id). Returns its index.
         @discardableResult
         public mutating func upsert(_ spec: BackendSpec) -> Int {
+            cacheValid = false
             if let i = index(of: spec.id) {
                 backends[i].spec = spec
                 policy.rebuild(backends: backends)
                 return i
             }
             backends.append(Backend(spec: spec, health: BackendHealth(settings: healthSettings)))
+            loadTotals.append(0)
             policy.rebuild(backends: backends)
             return backends.count - 1
         }
@@ -58,54 +78,116 @@ extension Routing {
         public mutating func remove(id: String) -> Bool {
             guard let i = index(of: id) else { return false }
             backends[i].removed = true
+            cacheValid = false
             policy.rebuild(backends: backends)
             return true
         }
 
         public func eligibility(now: Instant) -> (Eligibility, routable: Int) {
+            let (e, routable, _, _) = computeEligibility(now: now)
+            return (e, routable)
+        }
+
+        /// Eligibility at `now`, with the window `[from, until)` of times at which it is the same
+        /// (as far as ejection ends go; other state changes invalidate explicitly).
+        func computeEligibility(now: Instant) -> (Eligibility, routable: Int, from: UInt64, until: UInt64) {
             var e = Eligibility(capacity: backends.count)
             var routable = 0
-            for i in 0..<backends.count {
-                let b = backends[i]
-                guard !b.removed, b.health.isRoutable(now: now) else { continue }
-                routable += 1
-                if b.spec.maxConcurrency == 0 || b.load.inFlight < b.spec.maxConcurrency { e.insert(i) }
+            let t = now.nanoseconds
+            var from: UInt64 = 0
+            var until = UInt64.max
+            backends.withUnsafeBufferPointer { bs in
+                for i in 0..<bs.count {
+                    // Field reads through the buffer: no copy of `Backend` (and its Strings).
+                    if bs[i].removed { continue }
+                    if let end = bs[i].health.ejectedUntil?.nanoseconds {
+                        if end > t { until = min(until, end) } else { from = max(from, end) }
+                    }
+                    guard bs[i].health.isRoutable(now: now) else { continue }
+                    routable += 1
+                    let cap = bs[i].spec.maxConcurrency
+                    if cap == 0 || bs[i].load.inFlight < cap { e.insert(i) }
+                }
             }
-            return (e, routable)
+            return (e, routable, from, until)
+        }
+
+        @inline(__always)
+        mutating func refreshEligibility(now: Instant) {
+            let t = now.nanoseconds
+            if cacheValid && t >= cacheFrom && t < cacheUntil { return }
+            let (e, routable, from, until) = computeEligibility(now: now)
+            cached.eligibility = e
+            cachedRoutable = routable
+            cacheFrom = from
+            cacheUntil = until
+            cacheValid = true
         }
 
         /// Chooses a backend for `w`, with fallbacks for retries.
         public mutating func decide(_ w: Workload, now: Instant) -> Result<Decision, RouteFailure> {
-            let (eligible, routable) = eligibility(now: now)
-            guard routable > 0 else { return .failure(.noHealthyBackend) }
-            guard eligible.count > 0 else { return .failure(.allSaturated) }
+            refreshEligibility(now: now)
+            guard cachedRoutable > 0 else { return .failure(.noHealthyBackend) }
+            guard cached.eligibility.count > 0 else { return .failure(.allSaturated) }
             var ctx = Context(now: now, rng: rng)
-            var d = policy.choose(w, backends: backends, eligible: eligible, context: &ctx)
+            var d = policy.choose(w, backends: backends, eligible: cached.eligibility, context: &ctx)
             rng = ctx.rng
-            precondition(eligible.contains(d.chosen), "policy \(policy.name) chose ineligible backend \(d.chosen)")
-            fillFallbacks(&d, eligible: eligible)
+            precondition(cached.eligibility.contains(d.chosen), "policy \(policy.name) chose ineligible backend \(d.chosen)")
+            if d.fallbacks.count < min(maxFallbacks, IndexList.capacity) && cached.eligibility.count > 1 {
+                fillFallbacks(&d, eligible: cached.eligibility)
+            }
             return .success(d)
         }
 
-        /// Tops up fallbacks with the least-loaded remaining eligible backends.
+        /// Tops up fallbacks with the least-loaded remaining eligible backends (ties: lower index),
+        /// in one pass that keeps the best few.
         func fillFallbacks(_ d: inout Decision, eligible: Eligibility) {
-            while d.fallbacks.count < maxFallbacks {
-                var best = -1
-                var bestLoad = Int.max
-                for i in 0..<backends.count where eligible.contains(i) && i != d.chosen && !d.fallbacks.contains(i) {
-                    let l = backends[i].load.total
-                    if l < bestLoad { best = i; bestLoad = l }
+            let want = min(maxFallbacks, IndexList.capacity) - d.fallbacks.count
+            guard want > 0 else { return }
+            let chosen = d.chosen
+            let given = d.fallbacks
+            // The `want` best (load, index) pairs so far, ascending; `want` ≤ 4.
+            var idx = (-1, -1, -1, -1), lds = (0, 0, 0, 0)
+            var m = 0
+            loadTotals.withUnsafeBufferPointer { loads in
+                eligible.set.forEach(below: loads.count) { i in
+                    let l = loads[i]
+                    // Ascending index order: an equal load never beats what is kept.
+                    if m == want && l >= Self.get(lds, m - 1) { return }
+                    if i == chosen || given.contains(i) { return }
+                    var j = m < want ? m : want - 1
+                    if m < want { m += 1 }
+                    while j > 0 && Self.get(lds, j - 1) > l {
+                        Self.set(&idx, j, Self.get(idx, j - 1))
+                        Self.set(&lds, j, Self.get(lds, j - 1))
+                        j -= 1
+                    }
+                    Self.set(&idx, j, i)
+                    Self.set(&lds, j, l)
                 }
-                if best < 0 { return }
-                d.fallbacks.append(best)
             }
+            for k in 0..<m { d.fallbacks.append(Self.get(idx, k)) }
+        }
+
+        @inline(__always)
+        static func get(_ t: (Int, Int, Int, Int), _ k: Int) -> Int {
+            switch k { case 0: return t.0; case 1: return t.1; case 2: return t.2; default: return t.3 }
+        }
+
+        @inline(__always)
+        static func set(_ t: inout (Int, Int, Int, Int), _ k: Int, _ v: Int) {
+            switch k { case 0: t.0 = v; case 1: t.1 = v; case 2: t.2 = v; default: t.3 = v }
         }
 
         // MARK: request lifecycle (the shell reports; load stays exact)
 
         public mutating func requestStarted(backend i: Int, promptTokens: Int) {
+            let before = backends[i].load.inFlight
             backends[i].load.inFlight += 1
             backends[i].load.pendingPrefillTokens += promptTokens
+            loadTotals[i] = backends[i].load.total
+            let cap = backends[i].spec.maxConcurrency
+            if cap > 0 && before < cap && before + 1 >= cap { cacheValid = false }
         }
 
         public mutating func firstToken(backend i: Int, promptTokens: Int, ttft: Nanos, workload: Workload?, now: Instant) {
@@ -116,16 +198,26 @@ extension Routing {
         /// Ends a request. `sawFirstToken` says whether `firstToken` was reported for it.
         public mutating func requestFinished(backend i: Int, promptTokens: Int, sawFirstToken: Bool, success: Bool,
                                              cachedTokens: Int?, workload: Workload?, now: Instant) -> BackendHealth.Change? {
-            backends[i].load.inFlight = max(0, backends[i].load.inFlight - 1)
+            let before = backends[i].load.inFlight
+            backends[i].load.inFlight = max(0, before - 1)
+            loadTotals[i] = backends[i].load.total
+            let cap = backends[i].spec.maxConcurrency
+            if cap > 0 && before >= cap && backends[i].load.inFlight < cap { cacheValid = false }
             if !sawFirstToken {
                 backends[i].load.pendingPrefillTokens = max(0, backends[i].load.pendingPrefillTokens - promptTokens)
             }
             policy.observe(.finished(backend: i, success: success, cachedTokens: cachedTokens), workload: workload, backends: backends, now: now)
-            return backends[i].health.onRequest(success: success, now: now)
+            let status = backends[i].health.status, ejected = backends[i].health.ejectedUntil
+            let change = backends[i].health.onRequest(success: success, now: now)
+            if change != nil || backends[i].health.status != status || backends[i].health.ejectedUntil != ejected { cacheValid = false }
+            return change
         }
 
         public mutating func probeResult(backend i: Int, success: Bool, now: Instant) -> BackendHealth.Change? {
-            backends[i].health.onProbe(success: success, now: now)
+            let status = backends[i].health.status, ejected = backends[i].health.ejectedUntil
+            let change = backends[i].health.onProbe(success: success, now: now)
+            if change != nil || backends[i].health.status != status || backends[i].health.ejectedUntil != ejected { cacheValid = false }
+            return change
         }
 
         public mutating func setScraped(backend i: Int, waiting: Int?, running: Int?, kvUsage: Double?) {
@@ -134,6 +226,40 @@ extension Routing {
             backends[i].load.scrapedKVUsage = kvUsage
         }
 
-        public mutating func setPeerInFlight(backend i: Int, _ n: Int) { backends[i].load.peerInFlight = n }
+        public mutating func setPeerInFlight(backend i: Int, _ n: Int) {
+            backends[i].load.peerInFlight = n
+            loadTotals[i] = backends[i].load.total
+        }
+    }
+}
+
+extension Routing {
+    /// The pool's cached `Eligibility`. It holds only integers and a `[UInt64]` (copy-on-write),
+    /// so sharing copies across threads is safe; `Eligibility` itself is not declared `Sendable`.
+    struct CachedEligibility: @unchecked Sendable {
+        var eligibility = Eligibility(capacity: 0)
+    }
+}
+
+extension Routing.SmallBitSet {
+    /// Calls `body` with each member below `limit`, ascending, word by word.
+    @inline(__always)
+    func forEach(below limit: Int, _ body: (Int) -> Void) {
+        func word(_ w: UInt64, base: Int) {
+            var x = w
+            while x != 0 {
+                let i = base + x.trailingZeroBitCount
+                if i >= limit { return }
+                body(i)
+                x &= x &- 1
+            }
+        }
+        word(w0, base: 0)
+        if limit <= 64 { return }
+        word(w1, base: 64)
+        if limit <= 128 { return }
+        rest.withUnsafeBufferPointer { r in
+            for k in 0..<r.count { word(r[k], base: 128 + k * 64) }
+        }
     }
 }

@@ -25,6 +25,12 @@ struct WRPD: ParsableCommand {
     @Option(name: .long, help: "Override node.data_dir.")
     var dataDir: String?
 
+    @Option(name: .long, help: "Override cluster.gossip (HOST:PORT, UDP and TCP; port 0 picks a free port).")
+    var gossip: String?
+
+    @Option(name: .long, help: "Override cluster.join: gossip addresses of members to join, comma-separated.")
+    var join: String?
+
     func run() throws {
         if let path = checkConfig {
             do {
@@ -46,6 +52,7 @@ struct WRPD: ParsableCommand {
         do {
             cfg = try ConfigLoader.load(path: path)
             try cfg.apply(nodeID: nodeId, http: http, dataDir: dataDir)
+            try cfg.apply(gossip: gossip, join: join)
         } catch {
             FileHandle.standardError.write(Data("wrpd: \(path): \(error.description)\n".utf8))
             throw ExitCode(1)
