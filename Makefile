@@ -18,6 +18,7 @@ run: build
 
 # Builds every product in debug first: the integration tests start wrpd and wrp-sim as processes.
 test: build-debug
+	scripts/generate-proto --check
 	$(SWIFT) test
 
 bench: build

@@ -89,6 +89,17 @@ extension Routing {
             return .ejected(until: until)
         }
 
+        /// Takes a status decided elsewhere (the backend's owner nodes probe it and gossip the
+        /// result; see docs/cluster.md). Resets the probe streaks so local probes, if this node
+        /// becomes an owner, start from that status.
+        public mutating func adopt(_ s: HealthStatus) -> Change? {
+            guard s != status, s != .unknown else { return nil }
+            status = s
+            probeFailures = 0
+            probeSuccesses = 0
+            return s == .healthy ? .becameHealthy : .becameUnhealthy
+        }
+
         @inline(__always)
         public func isEjected(now: Instant) -> Bool {
             if let until = ejectedUntil { return now < until }

@@ -213,6 +213,11 @@ extension Routing {
             return change
         }
 
+        /// A health status decided by the backend's owner nodes (gossip).
+        public mutating func adoptHealth(backend i: Int, status: HealthStatus) -> BackendHealth.Change? {
+            backends[i].health.adopt(status)
+        }
+
         public mutating func probeResult(backend i: Int, success: Bool, now: Instant) -> BackendHealth.Change? {
             let status = backends[i].health.status, ejected = backends[i].health.ejectedUntil
             let change = backends[i].health.onProbe(success: success, now: now)

@@ -7,7 +7,10 @@ import WRPCommon
 /// Read-mostly endpoints: readiness, models, pools, metrics, and run-time backend changes.
 extension Node {
     var isReady: Bool {
-        !draining && pools.contains { p in p.backends.contains { !$0.removed && $0.health.status == .healthy } }
+        guard !draining else { return false }
+        // A node told to join is not ready until it has found another member.
+        if let agent = cluster, !config.cluster.join.isEmpty, agent.membership.liveCount < 2 { return false }
+        return pools.contains { p in p.backends.contains { !$0.removed && $0.health.status == .healthy } }
     }
 
     func readyz(_ ex: HTTPExchange) {
@@ -113,14 +116,10 @@ extension Node {
                                        costInputPerMillion: (obj["cost_input_per_million"] as? NSNumber)?.doubleValue ?? 0,
                                        costOutputPerMillion: (obj["cost_output_per_million"] as? NSNumber)?.doubleValue ?? 0)
         let existed = pools[pi].index(of: id)
-        let idx = pools[pi].upsert(spec)
-        if idx >= upstreams[pi].count {
-            upstreams[pi].append(UpstreamPool(loop: loop, url: parsed, maxIdle: config.upstream.maxIdlePerBackend))
-        } else if upstreams[pi][idx].url != parsed {
-            upstreams[pi][idx].closeAll()
-            upstreams[pi][idx] = UpstreamPool(loop: loop, url: parsed, maxIdle: config.upstream.maxIdlePerBackend)
+        installBackend(pool: pi, spec: spec, url: parsed)
+        if let agent = cluster {
+            agent.broadcast([agent.state.upsertBackend(pool: poolName, spec: spec, nowMs: ClusterAgent.wallMs)])
         }
-        health.probeSoon(pool: pi, backend: idx)
         logger.notice("backend added", metadata: ["backend": "\(id)", "pool": "\(poolName)", "url": "\(url)"])
         simple(ex, .admin, existed == nil ? 201 : 200, #"{"status":"ok"}"#)
     }
@@ -130,6 +129,13 @@ extension Node {
             if let bi = pools[pi].index(of: id) {
                 pools[pi].remove(id: id)
                 upstreams[pi][bi].closeAll()
+                if let agent = cluster {
+                    // A tombstone, even for a backend that came from config, so no peer keeps routing to it.
+                    let u = agent.state.removeBackend(id: id, nowMs: ClusterAgent.wallMs)
+                        ?? { _ = agent.state.upsertBackend(pool: pools[pi].name, spec: pools[pi].backends[bi].spec, nowMs: ClusterAgent.wallMs)
+                             return agent.state.removeBackend(id: id, nowMs: ClusterAgent.wallMs) }()
+                    if let u { agent.broadcast([u]) }
+                }
                 logger.notice("backend removed", metadata: ["backend": "\(id)"])
                 return simple(ex, .admin, 200, #"{"status":"ok"}"#)
             }
@@ -189,6 +195,20 @@ extension Node {
             }
         }
         out += healthLines + scraped + running + kv
+        if let agent = cluster {
+            out += "# HELP wrp_gossip_dropped_total Gossip packets dropped, by reason (decrypt, decode, ...).\n# TYPE wrp_gossip_dropped_total counter\n"
+            for reason in ["bad_version", "decode", "decrypt", "too_large", "too_short"] {
+                out += "wrp_gossip_dropped_total{reason=\"\(reason)\"} \(agent.dropped[reason] ?? 0)\n"
+            }
+            out += "# HELP wrp_gossip_packets_total UDP gossip packets.\n# TYPE wrp_gossip_packets_total counter\n"
+            out += "wrp_gossip_packets_total{direction=\"in\"} \(agent.packetsIn)\nwrp_gossip_packets_total{direction=\"out\"} \(agent.packetsOut)\n"
+            out += "# HELP wrp_gossip_bytes_total UDP gossip bytes.\n# TYPE wrp_gossip_bytes_total counter\n"
+            out += "wrp_gossip_bytes_total{direction=\"in\"} \(agent.bytesIn)\nwrp_gossip_bytes_total{direction=\"out\"} \(agent.bytesOut)\n"
+            var counts: [String: Int] = [:]
+            for m in agent.membership.members { counts[m.status.rawValue, default: 0] += 1 }
+            out += "# HELP wrp_cluster_members Members by status, as this node sees them.\n# TYPE wrp_cluster_members gauge\n"
+            for s in ["alive", "suspect", "dead", "left"] { out += "wrp_cluster_members{status=\"\(s)\"} \(counts[s] ?? 0)\n" }
+        }
         out += "# HELP wrp_http_connections Open client connections.\n# TYPE wrp_http_connections gauge\nwrp_http_connections \(server.openConnections)\n"
         out += "# HELP wrp_ready 1 when /readyz answers 200.\n# TYPE wrp_ready gauge\nwrp_ready \(isReady ? 1 : 0)\n"
         ex.respond(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(out.utf8))

@@ -30,16 +30,20 @@ final class HealthChecker {
         timer = nil
     }
 
-    func probeAll() {
+    func probeAll() { probeOwned() }
+
+    /// Probes the backends this node owns (all of them when it runs alone).
+    func probeOwned() {
+        guard !stopped else { return }
         for pi in node.pools.indices {
             for bi in node.pools[pi].backends.indices where !node.pools[pi].backends[bi].removed {
-                probe(pool: pi, backend: bi)
+                if node.isHealthOwner(of: node.pools[pi].backends[bi].spec.id) { probe(pool: pi, backend: bi) }
             }
         }
     }
 
     func probeSoon(pool pi: Int, backend bi: Int) {
-        guard !stopped else { return }
+        guard !stopped, node.isHealthOwner(of: node.pools[pi].backends[bi].spec.id) else { return }
         probe(pool: pi, backend: bi)
     }
 
@@ -71,6 +75,8 @@ final class HealthChecker {
         if let change = node.pools[pi].probeResult(backend: bi, success: success, now: node.now) {
             node.healthChanged(pool: pi, backend: bi, change)
         }
+        let b = node.pools[pi].backends[bi]
+        node.publishHealth(backendID: b.spec.id, status: b.health.status)
     }
 
     /// A one-shot GET on a fresh connection; `done(status, body)` with nil status on failure.

@@ -2,7 +2,9 @@ import Foundation
 import HTTP
 import LibUV
 import Logging
+import MembershipCore
 import NodeConfig
+import NodeCore
 import RoutingCore
 import WRPCommon
 import Workload
@@ -29,6 +31,8 @@ public final class Node {
     let decisionPrefix: UInt64
     public private(set) var httpAddress: SocketAddress?
     public private(set) var draining = false
+    var cluster: ClusterAgent?
+    var workSplit = WorkSplit(routerNodes: [])
     let startedAt = Date()
 
     public init(config: Config, logger: Logger) throws {
@@ -79,6 +83,17 @@ public final class Node {
         try writePortsFile(http: addr)
         logger.info("listening", metadata: ["http": "\(addr)", "node.id": "\(nodeID)",
                                             "pools": "\(pools.map(\.name).joined(separator: ","))"])
+        workSplit = WorkSplit(routerNodes: [nodeID])
+        if let g = config.cluster.gossip {
+            // Wall-clock milliseconds as the starting incarnation: a restarted node always comes
+            // back with a higher one than it had, so its `alive` overrides its old `dead`.
+            let incarnation = ClusterAgent.wallMs
+            let agent = try ClusterAgent(node: self, config: config.cluster, gossip: g, incarnation: incarnation, logger: logger)
+            cluster = agent
+            try writePortsFile(http: addr, gossip: agent.address)
+            logger.info("gossip listening", metadata: ["gossip": "\(agent.address)", "join": "\(config.cluster.join.joined(separator: ","))"])
+            agent.start()
+        }
         health = HealthChecker(node: self)
         health.start()
         for sig in [SIGINT, SIGTERM] {
@@ -97,11 +112,12 @@ public final class Node {
         }
     }
 
-    func writePortsFile(http: SocketAddress) throws {
+    func writePortsFile(http: SocketAddress, gossip: String? = nil) throws {
         let dir = config.node.dataDir ?? "data/\(nodeID)"
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let text = "http=\(http)\n"
+            var text = "http=\(http)\n"
+            if let gossip { text += "gossip=\(gossip)\n" }
             let tmp = dir + "/ports.tmp"
             try text.write(toFile: tmp, atomically: false, encoding: .utf8)
             _ = rename(tmp, dir + "/ports")
@@ -120,6 +136,15 @@ public final class Node {
         health?.stop()
         for s in signals { s.close() }
         signals.removeAll()
+        if let agent = cluster {
+            // Leave first (peers mark us `left`, not dead), then drain the HTTP side.
+            agent.leave(gossipMs: 500) { [unowned self] in self.drainHTTP() }
+        } else {
+            drainHTTP()
+        }
+    }
+
+    func drainHTTP() {
         server.shutdown(graceMs: config.server.shutdownGrace / 1_000_000) { [unowned self] in
             for call in Array(self.calls.values) { call.clientGone() }
             for ups in self.upstreams { for u in ups { u.closeAll() } }
@@ -138,12 +163,15 @@ public final class Node {
             if r.pathIs("/v1/completions") { return proxy(ex, kind: .completion, route: .completions) }
             if r.pathIs("/v1/route") { return routeOnly(ex) }
             if r.pathIs("/admin/backends") { return addBackend(ex) }
+            if r.pathIs("/admin/drain") { return drain(ex) }
         case .get:
             if r.pathIs("/healthz") { return simple(ex, .healthz, 200, #"{"status":"ok"}"#) }
             if r.pathIs("/readyz") { return readyz(ex) }
             if r.pathIs("/metrics") { return renderMetrics(ex) }
             if r.pathIs("/v1/models") { return models(ex) }
             if r.pathIs("/admin/pools") { return adminPools(ex) }
+            if r.pathIs("/admin/members") { return adminMembers(ex) }
+            if r.pathIs("/admin/ring") { return adminRing(ex) }
         case .delete:
             if let id = r.pathSuffix(after: "/admin/backends/") { return removeBackend(ex, id: id) }
         default: break
@@ -159,8 +187,9 @@ public final class Node {
 
     func allowedMethods(_ r: HTTPRequest) -> String? {
         for p: StaticString in ["/v1/chat/completions", "/v1/completions", "/v1/route"] where r.pathIs(p) { return "POST" }
-        for p: StaticString in ["/healthz", "/readyz", "/metrics", "/v1/models", "/admin/pools"] where r.pathIs(p) { return "GET" }
-        if r.pathIs("/admin/backends") { return "POST" }
+        for p: StaticString in ["/healthz", "/readyz", "/metrics", "/v1/models", "/admin/pools", "/admin/members", "/admin/ring"]
+            where r.pathIs(p) { return "GET" }
+        if r.pathIs("/admin/backends") || r.pathIs("/admin/drain") { return "POST" }
         if r.pathSuffix(after: "/admin/backends/") != nil { return "DELETE" }
         return nil
     }

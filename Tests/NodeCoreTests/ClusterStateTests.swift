@@ -27,16 +27,20 @@ import WRPCommon
 
     @Test func backendRecords_laterStampArrivesFirst_laterWins() {
         var s = ClusterState(localNode: "x")
-        #expect(s.apply(record("b1", time: 20, node: "n1", url: "http://new:1")))
-        #expect(!s.apply(record("b1", time: 10, node: "n2", url: "http://old:1")))
+        let accepted1 = s.apply(record("b1", time: 20, node: "n1", url: "http://new:1"))
+        #expect(accepted1)
+        let accepted2 = s.apply(record("b1", time: 10, node: "n2", url: "http://old:1"))
+        #expect(!accepted2)
         #expect(s.backend(id: "b1")?.spec.url == "http://new:1")
     }
 
     @Test func backendRecords_equalTime_higherNodeWins() {
         var s = ClusterState(localNode: "x")
         s.apply(record("b1", time: 10, node: "n2", url: "http://n2:1"))
-        #expect(!s.apply(record("b1", time: 10, node: "n1", url: "http://n1:1")))
-        #expect(s.apply(record("b1", time: 10, node: "n3", url: "http://n3:1")))
+        let accepted1 = s.apply(record("b1", time: 10, node: "n1", url: "http://n1:1"))
+        #expect(!accepted1)
+        let accepted2 = s.apply(record("b1", time: 10, node: "n3", url: "http://n3:1"))
+        #expect(accepted2)
         #expect(s.backend(id: "b1")?.spec.url == "http://n3:1")
     }
 
@@ -46,10 +50,12 @@ import WRPCommon
         let remove = a.removeBackend(id: "b1", nowMs: 100)!
         var b = ClusterState(localNode: "b")
         b.apply(remove)
-        #expect(!b.apply(add))
+        let accepted = b.apply(add)
+        #expect(!accepted)
         #expect(b.backend(id: "b1") == nil)
         #expect(b.backends["b1"]?.removed == true, "the tombstone is kept")
-        #expect(a.removeBackend(id: "b1", nowMs: 200) == nil, "removing twice is a no-op")
+        let removal = a.removeBackend(id: "b1", nowMs: 200)
+        #expect(removal == nil, "removing twice is a no-op")
     }
 
     @Test func backend_readdedAfterRemoval_isLiveAgain() {
@@ -60,7 +66,8 @@ import WRPCommon
         var b = ClusterState(localNode: "b")
         b.merge(a)
         #expect(b.backend(id: "b1")?.pool == "q")
-        #expect(b.apply(readd) == false)
+        let accepted = b.apply(readd)
+        #expect(accepted == false)
     }
 
     @Test func localWrite_afterSeeingFutureStamp_stampsAheadOfIt() {
@@ -106,20 +113,27 @@ import WRPCommon
     @Test func health_eachObserverOwnsItsEntry_higherVersionWins() {
         var s = ClusterState(localNode: "x")
         s.apply(.health(backendID: "b1", observer: "a", HealthObservation(status: .unhealthy, version: 5)))
-        #expect(!s.apply(.health(backendID: "b1", observer: "a", HealthObservation(status: .healthy, version: 4))))
-        #expect(s.apply(.health(backendID: "b1", observer: "b", HealthObservation(status: .unhealthy, version: 1))),
+        let accepted1 = s.apply(.health(backendID: "b1", observer: "a", HealthObservation(status: .healthy, version: 4)))
+        #expect(!accepted1)
+        let accepted2 = s.apply(.health(backendID: "b1", observer: "b", HealthObservation(status: .unhealthy, version: 1)))
+        #expect(accepted2,
                 "another observer's entry is independent of a's version")
         #expect(s.health(of: "b1", aliveObservers: ["a", "b"]) == .unhealthy)
-        #expect(s.apply(.health(backendID: "b1", observer: "a", HealthObservation(status: .healthy, version: 6))))
+        let accepted3 = s.apply(.health(backendID: "b1", observer: "a", HealthObservation(status: .healthy, version: 6)))
+        #expect(accepted3)
         #expect(s.health(of: "b1", aliveObservers: ["a", "b"]) == .healthy)
     }
 
     @Test func observeHealth_unchangedStatus_returnsNil_retractReturnsUnknown() {
         var s = ClusterState(localNode: "a")
-        #expect(s.retractHealth(backendID: "b1", nowMs: 1) == nil, "nothing to retract")
-        #expect(s.observeHealth(backendID: "b1", status: .healthy, nowMs: 10) != nil)
-        #expect(s.observeHealth(backendID: "b1", status: .healthy, nowMs: 11) == nil)
-        #expect(s.observeHealth(backendID: "b1", status: .unhealthy, nowMs: 12) != nil)
+        let retraction = s.retractHealth(backendID: "b1", nowMs: 1)
+        #expect(retraction == nil, "nothing to retract")
+        let observation1 = s.observeHealth(backendID: "b1", status: .healthy, nowMs: 10)
+        #expect(observation1 != nil)
+        let observation2 = s.observeHealth(backendID: "b1", status: .healthy, nowMs: 11)
+        #expect(observation2 == nil)
+        let observation3 = s.observeHealth(backendID: "b1", status: .unhealthy, nowMs: 12)
+        #expect(observation3 != nil)
         guard case .health(_, "a", let o)? = s.retractHealth(backendID: "b1", nowMs: 13) else {
             Issue.record("no retraction"); return
         }
@@ -147,7 +161,8 @@ import WRPCommon
     @Test func loadSummary_olderVersion_isIgnored() {
         var s = ClusterState(localNode: "x")
         s.apply(.load(node: "n1", LoadSummary(version: 7, inFlight: ["b1": 2], atMs: 100)))
-        #expect(!s.apply(.load(node: "n1", LoadSummary(version: 6, inFlight: ["b1": 9], atMs: 200))))
+        let accepted = s.apply(.load(node: "n1", LoadSummary(version: 6, inFlight: ["b1": 9], atMs: 200)))
+        #expect(!accepted)
         #expect(s.loads["n1"]?.inFlight == ["b1": 2])
     }
 
@@ -197,13 +212,18 @@ import WRPCommon
     @Test func overrides_higherVersionWins_tieGoesToHigherOrigin() {
         var s = ClusterState(localNode: "x")
         s.apply(override(["b1", "b2", "b3"], version: 5, origin: "n1"))
-        #expect(!s.apply(override(["b4"], version: 4, origin: "n9")))
-        #expect(!s.apply(override(["b4"], version: 5, origin: "n0")))
-        #expect(s.apply(override(["b5", "b6", "b7"], version: 5, origin: "n2")))
+        let accepted1 = s.apply(override(["b4"], version: 4, origin: "n9"))
+        #expect(!accepted1)
+        let accepted2 = s.apply(override(["b4"], version: 5, origin: "n0"))
+        #expect(!accepted2)
+        let accepted3 = s.apply(override(["b5", "b6", "b7"], version: 5, origin: "n2"))
+        #expect(accepted3)
         #expect(s.override(pool: "p", prefix: 42, nowMs: 0)?.targets == ["b5", "b6", "b7"])
-        #expect(s.apply(override([], version: 6, origin: "n0")))
+        let accepted4 = s.apply(override([], version: 6, origin: "n0"))
+        #expect(accepted4)
         #expect(s.override(pool: "p", prefix: 42, nowMs: 0) == nil, "a tombstone hides it")
-        #expect(!s.apply(override(["b1"], version: 5, origin: "n9")), "a stale override does not resurrect it")
+        let accepted5 = s.apply(override(["b1"], version: 5, origin: "n9"))
+        #expect(!accepted5, "a stale override does not resurrect it")
     }
 
     @Test func override_expired_isNotLive() {
@@ -223,8 +243,10 @@ import WRPCommon
         }
         #expect(o.version == 50_001 && o.origin == "a")
         #expect(s.override(pool: "p", prefix: 42, nowMs: 0)?.targets == ["b2"])
-        #expect(s.clearOverride(pool: "p", prefix: 42, nowMs: 11) != nil)
-        #expect(s.clearOverride(pool: "p", prefix: 42, nowMs: 12) == nil)
+        let clearing1 = s.clearOverride(pool: "p", prefix: 42, nowMs: 11)
+        #expect(clearing1 != nil)
+        let clearing2 = s.clearOverride(pool: "p", prefix: 42, nowMs: 12)
+        #expect(clearing2 == nil)
     }
 
     // MARK: Owned entries
@@ -233,8 +255,10 @@ import WRPCommon
         var s = ClusterState(localNode: "n0")
         s.apply(.owned(namespace: "bandit", key: "m", node: "n2", OwnedEntry(version: 3, payload: [3])))
         s.apply(.owned(namespace: "bandit", key: "m", node: "n1", OwnedEntry(version: 9, payload: [9])))
-        #expect(!s.apply(.owned(namespace: "bandit", key: "m", node: "n1", OwnedEntry(version: 8, payload: [8]))))
-        #expect(s.apply(.owned(namespace: "bandit", key: "m", node: "n2", OwnedEntry(version: 4, payload: [4]))))
+        let accepted1 = s.apply(.owned(namespace: "bandit", key: "m", node: "n1", OwnedEntry(version: 8, payload: [8])))
+        #expect(!accepted1)
+        let accepted2 = s.apply(.owned(namespace: "bandit", key: "m", node: "n2", OwnedEntry(version: 4, payload: [4])))
+        #expect(accepted2)
         _ = s.putOwned(namespace: "bandit", key: "m", payload: [0], nowMs: 1)
         _ = s.putOwned(namespace: "bandit", key: "other", payload: [7], nowMs: 2)
         _ = s.putOwned(namespace: "x", key: "m", payload: [6], nowMs: 3)
@@ -257,8 +281,10 @@ import WRPCommon
         _ = s.setOverride(pool: "p", prefix: 2, targets: ["live"], expiresAtMs: 0, nowMs: 204)
         _ = s.publishLoad(inFlight: ["live": 1], nowMs: 205)
         _ = s.putOwned(namespace: "bandit", key: "m", payload: [1], nowMs: 206)
-        #expect(s.gc(olderThanMs: 150) == 0)
-        #expect(s.gc(olderThanMs: 10_000) == 4)   // tombstone + its health, expired override, load
+        let dropped1 = s.gc(olderThanMs: 150)
+        #expect(dropped1 == 0)
+        let dropped2 = s.gc(olderThanMs: 10_000)
+        #expect(dropped2 == 4)   // tombstone + its health, expired override, load
         #expect(s.backends.keys.sorted() == ["live"])
         #expect(s.health(of: "live", aliveObservers: ["a"]) == .healthy)
         #expect(s.liveOverrides(pool: "p", nowMs: 0).keys.sorted() == [2])

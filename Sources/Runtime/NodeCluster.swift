@@ -1,0 +1,188 @@
+import Foundation
+import HTTP
+import LibUV
+import Logging
+import MembershipCore
+import NodeCore
+import RoutingCore
+import WRPCommon
+
+/// How the node reacts to the cluster: members coming and going, and shared state arriving.
+extension Node {
+    /// Whether this node probes and scrapes `backendID` (its owner on the ring of router nodes,
+    /// or the only node).
+    func isHealthOwner(of backendID: String) -> Bool {
+        guard cluster != nil else { return true }
+        return workSplit.isOwner(nodeID, of: backendID)
+    }
+
+    func memberChanged(_ m: Membership.Member) {
+        if m.id != nodeID {
+            let level: Logger.Level = (m.status == .dead || m.status == .suspect) ? .warning : .info
+            logger.log(level: level, "member changed", metadata: ["member": "\(m.id)", "status": "\(m.status.rawValue)",
+                                                                  "incarnation": "\(m.incarnation)", "address": "\(m.address)"])
+        }
+        guard let agent = cluster else { return }
+        let alive = agent.aliveMemberIDs.union([nodeID]).sorted()
+        if alive != workSplit.nodes {
+            workSplit = WorkSplit(routerNodes: alive)
+            refreshSharedHealth()
+            health?.probeOwned()
+        }
+        refreshPeerLoad()
+    }
+
+    func clusterStateChanged(_ updates: [ClusterUpdate]) {
+        var health = false, load = false
+        for u in updates {
+            switch u {
+            case .backend(let r): applyBackendRecord(r)
+            case .health: health = true
+            case .load: load = true
+            case .override, .owned: break
+            }
+        }
+        if health { refreshSharedHealth() }
+        if load { refreshPeerLoad() }
+    }
+
+    /// A backend added or removed anywhere in the cluster.
+    func applyBackendRecord(_ r: BackendRecord) {
+        if r.removed {
+            for pi in pools.indices {
+                if let bi = pools[pi].index(of: r.spec.id) {
+                    pools[pi].remove(id: r.spec.id)
+                    upstreams[pi][bi].closeAll()
+                    logger.notice("backend removed (cluster)", metadata: ["backend": "\(r.spec.id)", "by": "\(r.stamp.node)"])
+                }
+            }
+            return
+        }
+        guard let pi = pools.firstIndex(where: { $0.name == r.pool }), let url = BackendURL(r.spec.url) else {
+            logger.warning("ignoring backend for unknown pool or bad url", metadata: ["backend": "\(r.spec.id)", "pool": "\(r.pool)"])
+            return
+        }
+        installBackend(pool: pi, spec: r.spec, url: url)
+        logger.notice("backend added (cluster)", metadata: ["backend": "\(r.spec.id)", "pool": "\(r.pool)", "by": "\(r.stamp.node)"])
+    }
+
+    /// Adds or updates a backend in a local pool, with its upstream connection pool.
+    @discardableResult
+    func installBackend(pool pi: Int, spec: Routing.BackendSpec, url: BackendURL) -> Int {
+        let idx = pools[pi].upsert(spec)
+        if idx >= upstreams[pi].count {
+            upstreams[pi].append(UpstreamPool(loop: loop, url: url, maxIdle: config.upstream.maxIdlePerBackend))
+        } else if upstreams[pi][idx].url != url {
+            upstreams[pi][idx].closeAll()
+            upstreams[pi][idx] = UpstreamPool(loop: loop, url: url, maxIdle: config.upstream.maxIdlePerBackend)
+        }
+        health?.probeSoon(pool: pi, backend: idx)
+        return idx
+    }
+
+    /// Backends this node does not own take the status their owners report.
+    func refreshSharedHealth() {
+        guard let agent = cluster else { return }
+        let observers = agent.aliveMemberIDs.union([nodeID])
+        for pi in pools.indices {
+            for bi in pools[pi].backends.indices where !pools[pi].backends[bi].removed {
+                let id = pools[pi].backends[bi].spec.id
+                guard !isHealthOwner(of: id) else { continue }
+                let s = agent.state.health(of: id, aliveObservers: observers)
+                if let change = pools[pi].adoptHealth(backend: bi, status: s) { healthChanged(pool: pi, backend: bi, change) }
+            }
+        }
+    }
+
+    /// Peers' in-flight counts feed the policies' load view.
+    func refreshPeerLoad() {
+        guard let agent = cluster else { return }
+        let alive = agent.aliveMemberIDs
+        let byBackend = agent.state.peerInFlightByBackend(excluding: nodeID, aliveNodes: alive, nowMs: ClusterAgent.wallMs,
+                                                          maxAgeMs: 5_000)
+        for pi in pools.indices {
+            for bi in pools[pi].backends.indices {
+                let n = byBackend[pools[pi].backends[bi].spec.id] ?? 0
+                if pools[pi].backends[bi].load.peerInFlight != n { pools[pi].setPeerInFlight(backend: bi, n) }
+            }
+        }
+    }
+
+    /// Publishes a probe-driven status change of an owned backend.
+    func publishHealth(backendID: String, status: Routing.HealthStatus) {
+        guard let agent = cluster, let u = agent.state.observeHealth(backendID: backendID, status: status, nowMs: ClusterAgent.wallMs) else { return }
+        agent.broadcast([u])
+    }
+
+    // MARK: endpoints
+
+    func adminMembers(_ ex: HTTPExchange) {
+        var j = JSONWriter(capacity: 512)
+        let members: [Membership.Member] = cluster?.membership.members
+            ?? [Membership.Member(id: nodeID, address: "", status: .alive, incarnation: 0)]
+        j.object { j in
+            j.key("node"); j.string(nodeID)
+            j.key("members")
+            j.array { j in
+                for m in members {
+                    j.object { j in
+                        j.key("id"); j.string(m.id)
+                        j.key("address"); j.string(m.address)
+                        j.key("status"); j.string(m.status.rawValue)
+                        j.key("incarnation"); j.uint64(m.incarnation)
+                    }
+                }
+            }
+        }
+        ex.respond(status: 200, body: j.bytes)
+        metrics.request(route: .admin, status: 200, backend: "", seconds: Double(UVLoop.hrtime() &- ex.receivedAtNs) / 1e9)
+    }
+
+    func adminRing(_ ex: HTTPExchange) {
+        var j = JSONWriter(capacity: 1024)
+        j.object { j in
+            j.key("node"); j.string(nodeID)
+            j.key("router_nodes"); j.array { j in for n in workSplit.nodes { j.string(n) } }
+            j.key("pools")
+            j.array { j in
+                for p in pools {
+                    let live = p.backends.filter { !$0.removed }
+                    j.object { j in
+                        j.key("name"); j.string(p.name)
+                        j.key("policy"); j.string(p.policy.name.rawValue)
+                        j.key("epoch"); j.string(String(Node.ringEpoch(live.map(\.spec)), radix: 16))
+                        j.key("backends")
+                        j.array { j in
+                            for b in live {
+                                j.object { j in
+                                    j.key("id"); j.string(b.spec.id)
+                                    j.key("weight"); j.double(b.spec.weight)
+                                    j.key("owners"); j.array { j in for o in workSplit.owners(of: b.spec.id) { j.string(o) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        ex.respond(status: 200, body: j.bytes)
+        metrics.request(route: .admin, status: 200, backend: "", seconds: Double(UVLoop.hrtime() &- ex.receivedAtNs) / 1e9)
+    }
+
+    /// Digest of a pool's live backend set (id, url, weight): equal on nodes that route on the
+    /// same rings.
+    static func ringEpoch(_ specs: [Routing.BackendSpec]) -> UInt64 {
+        var h: UInt64 = Hash64.seedB
+        for s in specs.sorted(by: { $0.id < $1.id }) {
+            h = Hash64.combine(h, Hash64.hash(s.id + "|" + s.url + "|" + String(s.weight), seed: Hash64.seedA))
+        }
+        return h
+    }
+
+    /// `POST /admin/drain`: stop taking requests, leave the cluster, finish in-flight, exit.
+    func drain(_ ex: HTTPExchange) {
+        simple(ex, .admin, 202, #"{"status":"draining"}"#)
+        logger.notice("drain requested", metadata: ["node.id": "\(nodeID)"])
+        shutdown()
+    }
+}
