@@ -31,6 +31,9 @@ extension Membership {
     /// - No TCP ping fallback during probes (indirect probes only).
     /// - Members learned from a push-pull are not re-broadcast when they are *new* to us, except the
     ///   sender itself; changes to known members are. This keeps a join from queueing n `alive`s.
+    /// - Stale-accusation correction: a `suspect`/`dead` received over UDP with an incarnation
+    ///   below our record of an alive member (or of ourselves) is answered directly with our newer
+    ///   `alive`, so a node that missed a refutation learns it before its suspicion times out.
     /// - A push-pull is answered after merging (so a refutation triggered by the merge is already
     ///   in the reply).
     /// - Reconnect (from Serf): every `reconnectInterval`, with probability dead / alive, push-pull
@@ -56,6 +59,8 @@ extension Membership {
             public var declaredDead = 0
             /// `alive` messages for a live member at another address (dropped).
             public var addressConflicts = 0
+            /// Direct `alive` answers to stale `suspect`/`dead` gossip.
+            public var staleCorrections = 0
             public var packetsSent = 0
             public var pushPulls = 0
             public var reconnects = 0
@@ -206,9 +211,9 @@ extension Membership {
                 case .ack(let a): handleAck(a)
                 case .nack(let n): handleNack(n)
                 case .pingReq(let r): handlePingReq(r, from: address)
-                case .suspect(let s): handleSuspect(s, now: now)
+                case .suspect(let s): handleSuspect(s, now: now, staleReplyTo: address)
                 case .alive(let a): handleAlive(a, now: now, announceNew: true)
-                case .dead(let d): handleDead(d, now: now)
+                case .dead(let d): handleDead(d, now: now, staleReplyTo: address)
                 case .user(let u): handleUser(u)
                 }
             }
@@ -415,9 +420,12 @@ extension Membership {
             emitChanged(i)
         }
 
-        private mutating func handleSuspect(_ s: Suspect, now: Instant) {
+        private mutating func handleSuspect(_ s: Suspect, now: Instant, staleReplyTo: String? = nil) {
             guard let i = index[s.id] else { return }
-            if s.incarnation < nodes[i].member.incarnation { return }
+            if s.incarnation < nodes[i].member.incarnation {
+                correctStale(i, replyTo: staleReplyTo)
+                return
+            }
             if var sus = suspicions[s.id] {
                 if sus.confirm(from: s.fromID) {
                     suspicions[s.id] = sus
@@ -444,9 +452,12 @@ extension Membership {
             emitChanged(i)
         }
 
-        private mutating func handleDead(_ d: Dead, now: Instant) {
+        private mutating func handleDead(_ d: Dead, now: Instant, staleReplyTo: String? = nil) {
             guard let i = index[d.id] else { return }
-            if d.incarnation < nodes[i].member.incarnation { return }
+            if d.incarnation < nodes[i].member.incarnation {
+                correctStale(i, replyTo: staleReplyTo)
+                return
+            }
             suspicions[d.id] = nil
             if nodes[i].member.status.isDeadOrLeft { return }
             if d.id == id && !hasLeft {
@@ -457,6 +468,16 @@ extension Membership {
             nodes[i].member.incarnation = d.incarnation
             setStatus(i, d.isLeave ? .left : .dead, now: now)
             emitChanged(i)
+        }
+
+        /// Stale-accusation correction (not in memberlist): a gossiped `suspect`/`dead` older than
+        /// our `alive` record means the sender missed a refutation; answer it directly with the
+        /// newer `alive` so its own suspicion cannot time out into a false `dead`.
+        private mutating func correctStale(_ i: Int, replyTo: String?) {
+            guard let to = replyTo, nodes[i].member.status == .alive, !(hasLeft && nodes[i].member.id == id) else { return }
+            let m = nodes[i].member
+            stats.staleCorrections += 1
+            sendPacket(to: to, [.alive(Alive(incarnation: m.incarnation, id: m.id, address: m.address, meta: m.meta))])
         }
 
         private mutating func suspicionFired(_ sid: String, now: Instant) {

@@ -75,6 +75,9 @@ public struct Config: Sendable, Equatable {
     public struct ClusterSection: Sendable, Equatable {
         /// UDP and TCP gossip address `HOST:PORT` (port 0 picks one). Default: none (standalone).
         public var gossip: HostPort? = nil
+        /// The gossip address peers use to reach this node, when it differs from `gossip` (a
+        /// wildcard bind, NAT, container names). Names are resolved by the peers.
+        public var advertise: String? = nil
         /// Gossip addresses of existing members to join through.
         public var join: [String] = []
         /// Timer preset: `lan` (memberlist defaults) or `local` (fast, for tests on one machine).

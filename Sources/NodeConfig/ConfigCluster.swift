@@ -10,6 +10,12 @@ extension ConfigLoader {
             guard let hp = HostPort(parsing: g) else { throw ConfigError(field: f.field("gossip"), ConfigRules.listenMessage(g)) }
             c.gossip = hp
         }
+        if let a = try f.string("advertise") {
+            guard let hp = HostPort(parsing: a), hp.port > 0 else {
+                throw ConfigError(field: f.field("advertise"), "must be HOST:PORT with a non-zero port, not '\(a)'")
+            }
+            c.advertise = a
+        }
         if let seeds = try f.sequence("join") {
             for (i, n) in seeds.enumerated() {
                 let s = try YAMLFields.string(n, field: "\(f.field("join"))[\(i)]")
@@ -46,8 +52,12 @@ extension ConfigLoader {
 
 public extension Config {
     /// Applies `--gossip` and `--join` (comma-separated) over the file; errors name the flag.
-    mutating func apply(gossip: String?, join: String?) throws(ConfigError) {
+    mutating func apply(gossip: String?, join: String?, advertise: String? = nil) throws(ConfigError) {
         var c = cluster
+        if let advertise {
+            guard let hp = HostPort(parsing: advertise), hp.port > 0 else { throw ConfigError(field: "--advertise", "'\(advertise)' is not HOST:PORT") }
+            c.advertise = advertise
+        }
         if let gossip {
             guard let hp = HostPort(parsing: gossip) else { throw ConfigError(field: "--gossip", ConfigRules.listenMessage(gossip)) }
             c.gossip = hp

@@ -59,7 +59,7 @@ public enum ConfigLoader {
     /// Known keys per mapping, in the order the docs list them (and error messages repeat).
     enum Keys {
         static let root = ["node", "server", "upstream", "health", "routing", "logging", "cluster", "pools"]
-        static let cluster = ["gossip", "join", "preset", "keys", "label"]
+        static let cluster = ["gossip", "advertise", "join", "preset", "keys", "label"]
         static let node = ["id", "http", "data_dir"]
         static let server = ["max_header_bytes", "max_body_bytes", "request_timeout_ms", "idle_timeout_ms",
                              "shutdown_grace_ms", "max_connections"]

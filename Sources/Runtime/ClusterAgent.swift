@@ -46,21 +46,39 @@ final class ClusterAgent {
             throw Node.NodeError.bind("cluster.keys: \(error.description)")
         }
         codec = GossipCodec(keyring: ring)
-        do {
-            udp = try UVUDP(loop: node.loop, host: gossip.host, port: gossip.port)
-        } catch {
-            throw Node.NodeError.bind("cannot bind gossip UDP \(gossip): \(error.message)")
+        // UDP and TCP on the same port. With port 0 the port UDP got may be taken for TCP (by an
+        // outgoing connection's ephemeral port): try again with another.
+        var onAccept: ((UVTCP) -> Void)?
+        var attempt = 0
+        while true {
+            attempt += 1
+            let u: UVUDP
+            do {
+                u = try UVUDP(loop: node.loop, host: gossip.host, port: gossip.port)
+            } catch {
+                throw Node.NodeError.bind("cannot bind gossip UDP \(gossip): \(error.message)")
+            }
+            do {
+                tcp = try UVTCPListener(loop: node.loop, host: gossip.host, port: u.address.port) { c in onAccept?(c) }
+                udp = u
+                break
+            } catch {
+                u.close()
+                if gossip.port != 0 || attempt >= 20 {
+                    throw Node.NodeError.bind("cannot bind gossip TCP \(gossip.host):\(u.address.port): \(error.message)")
+                }
+            }
         }
         let bound = udp.address
-        // TCP on the same port as UDP (push-pull, join).
-        var onAccept: ((UVTCP) -> Void)?
-        do {
-            tcp = try UVTCPListener(loop: node.loop, host: gossip.host, port: bound.port) { c in onAccept?(c) }
-        } catch {
+        if let adv = config.advertise {
+            address = adv
+        } else if bound.host == "0.0.0.0" || bound.host == "::" {
             udp.close()
-            throw Node.NodeError.bind("cannot bind gossip TCP \(gossip.host):\(bound.port): \(error.message)")
+            tcp.close()
+            throw Node.NodeError.bind("cluster.gossip binds \(gossip.host): set cluster.advertise (or --advertise) to the address peers should use")
+        } else {
+            address = bound.description
         }
-        address = bound.description
         seeds = config.join
         let settings: Membership.Settings = config.preset == "local" ? .local : .lan
         membership = Membership.Instance(settings: settings, id: node.nodeID, address: address, incarnation: incarnation,
@@ -132,12 +150,38 @@ final class ClusterAgent {
         }
     }
 
+    /// The socket address of a gossip `host:port`. Names are resolved asynchronously and cached;
+    /// until then nil (a UDP packet is dropped, as lost packets are; push-pull waits).
     func resolve(_ address: String) -> SocketAddress? {
         if let a = addressCache[address] { return a }
-        guard let hp = HostPort(parsing: address), let a = SocketAddress(ip: hp.host, port: hp.port) else { return nil }
-        if addressCache.count > 4096 { addressCache.removeAll() }
-        addressCache[address] = a
-        return a
+        guard let hp = HostPort(parsing: address) else { return nil }
+        if let a = SocketAddress(ip: hp.host, port: hp.port) {
+            if addressCache.count > 4096 { addressCache.removeAll() }
+            addressCache[address] = a
+            return a
+        }
+        resolveName(address, hp) { _ in }
+        return nil
+    }
+
+    var resolving: Set<String> = []
+
+    func resolveName(_ address: String, _ hp: HostPort, _ done: @escaping (SocketAddress?) -> Void) {
+        guard !resolving.contains(address) else { return done(nil) }
+        resolving.insert(address)
+        UVResolver.resolve(loop: node.loop, host: hp.host, port: hp.port) { [weak self] r in
+            guard let self else { return }
+            self.resolving.remove(address)
+            if case .success(let a) = r {
+                self.addressCache[address] = a
+                // Names may move (containers restart): forget after a while.
+                let t = UVTimer(loop: self.node.loop)
+                t.start(afterMs: 30_000) { [weak self] in t.close(); self?.addressCache[address] = nil }
+                done(a)
+            } else {
+                done(nil)
+            }
+        }
     }
 
     func received(_ bytes: UnsafeRawBufferPointer, from: SocketAddress) {
@@ -154,7 +198,12 @@ final class ClusterAgent {
     // MARK: push-pull over TCP
 
     func pushPull(to: String, state s: Membership.PushPullState) {
-        guard let a = resolve(to) else { return }
+        guard let a = resolve(to) else {
+            if let hp = HostPort(parsing: to), SocketAddress(ip: hp.host, port: hp.port) == nil {
+                resolveName(to, hp) { [weak self] a in if a != nil { self?.pushPull(to: to, state: s) } }
+            }
+            return
+        }
         let frame = codec.sealPushPull(s)
         let tcp = UVTCP(loop: node.loop)
         let conn = FramedConnection(tcp: tcp, maxFrame: ClusterAgent.maxFrameBytes)

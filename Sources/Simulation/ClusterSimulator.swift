@@ -67,6 +67,8 @@ public final class ClusterSimulator {
     public let settings: Membership.Settings
     public var network: NetworkConditions
     public private(set) var now: Instant = .zero
+    /// Called for every `memberChanged` directive: (observer id, member, time). For tracing.
+    public var onMemberChanged: ((String, Membership.Member, Instant) -> Void)?
 
     private var nodes: [Node] = []
     private var byAddress: [String: Int] = [:]
@@ -398,6 +400,7 @@ public final class ClusterSimulator {
             case .armTimer(let tid, let after):
                 events.push(.timer(node: i, epoch: nodes[i].epoch, id: tid), at: now + after)
             case .memberChanged(let m):
+                onMemberChanged?(nodes[i].id, m, now)
                 if m.status.isDeadOrLeft, deadSeen[m.id] != nil, deadSeen[m.id]![i] == nil {
                     deadSeen[m.id]![i] = now
                 }

@@ -31,6 +31,9 @@ struct WRPD: ParsableCommand {
     @Option(name: .long, help: "Override cluster.join: gossip addresses of members to join, comma-separated.")
     var join: String?
 
+    @Option(name: .long, help: "Override cluster.advertise: the gossip HOST:PORT peers use to reach this node.")
+    var advertise: String?
+
     func run() throws {
         if let path = checkConfig {
             do {
@@ -52,7 +55,7 @@ struct WRPD: ParsableCommand {
         do {
             cfg = try ConfigLoader.load(path: path)
             try cfg.apply(nodeID: nodeId, http: http, dataDir: dataDir)
-            try cfg.apply(gossip: gossip, join: join)
+            try cfg.apply(gossip: gossip, join: join, advertise: advertise)
         } catch {
             FileHandle.standardError.write(Data("wrpd: \(path): \(error.description)\n".utf8))
             throw ExitCode(1)
