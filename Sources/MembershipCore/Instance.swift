@@ -38,6 +38,10 @@ extension Membership {
     ///   in the reply).
     /// - Reconnect (from Serf): every `reconnectInterval`, with probability dead / alive, push-pull
     ///   with a random dead member, so partitions heal after both sides declared each other dead.
+    /// - Last-chance verification: a suspicion that expires with fewer than the expected
+    ///   confirmations (memberlist's "degraded" case) first sends one buddy probe (ping + suspect,
+    ///   direct and through `indirectChecks` relays) and waits one probe interval; an ack restarts
+    ///   the suspicion, silence declares the member dead. Confirmed suspicions are unaffected.
     /// - The probe timeout scales with awareness too (Lifeguard paper, swift-cluster-membership).
     /// - Ack and nack deadlines are timers; the end of a probe is the next probe tick.
     ///
@@ -56,6 +60,8 @@ extension Membership {
             /// Suspicion timeouts that fired with fewer confirmations than expected
             /// (memberlist `degraded.timeout`).
             public var degradedTimeouts = 0
+            /// Last-chance probes sent when a suspicion expired with too few confirmations.
+            public var verificationProbes = 0
             public var declaredDead = 0
             /// `alive` messages for a live member at another address (dropped).
             public var addressConflicts = 0
@@ -111,6 +117,8 @@ extension Membership {
         private var probeIndex = 0
         private var probe: PendingProbe?
         private var relays: [UInt32: Relay] = [:]
+        /// Last-chance verification probes: seqNo → suspect id.
+        private var verifications: [UInt32: String] = [:]
         private var suspicions: [String: Suspicion] = [:]
         private var queue: BroadcastQueue
         private var rng: SeededRandom
@@ -208,7 +216,7 @@ extension Membership {
             for m in messages {
                 switch m {
                 case .ping(let p): handlePing(p, from: address)
-                case .ack(let a): handleAck(a)
+                case .ack(let a): handleAck(a, now: now)
                 case .nack(let n): handleNack(n)
                 case .pingReq(let r): handlePingReq(r, from: address)
                 case .suspect(let s): handleSuspect(s, now: now, staleReplyTo: address)
@@ -465,6 +473,7 @@ extension Membership {
                 return
             }
             queue.enqueue(.dead(d), key: memberKey(d.id))
+            if !verifications.isEmpty { verifications = verifications.filter { $0.value != d.id } }
             nodes[i].member.incarnation = d.incarnation
             setStatus(i, d.isLeave ? .left : .dead, now: now)
             emitChanged(i)
@@ -481,11 +490,43 @@ extension Membership {
         }
 
         private mutating func suspicionFired(_ sid: String, now: Instant) {
-            guard let sus = suspicions[sid], now >= sus.deadline, let i = index[sid],
+            guard var sus = suspicions[sid], now >= sus.deadline, let i = index[sid],
                   nodes[i].member.status == .suspect else { return }
+            let target = nodes[i].member
+            if sus.confirmations < sus.expected && !sus.verified && !hasLeft {
+                // Degraded (too few confirmations): one last buddy probe, direct and indirect,
+                // carrying the suspicion so a live target that missed it refutes to us directly.
+                sus.verified = true
+                suspicions[sid] = sus
+                seq &+= 1
+                verifications[seq] = sid
+                stats.verificationProbes += 1
+                sendPacket(to: target.address, [
+                    .ping(Ping(seqNo: seq, targetID: sid, sourceID: id, sourceAddress: address)),
+                    .suspect(Suspect(incarnation: target.incarnation, id: sid, fromID: id)),
+                ])
+                let me = id
+                let relays = randomNodes(settings.indirectChecks) { n in
+                    n.member.status == .alive && n.member.id != me && n.member.id != sid
+                }
+                let req = PingReq(seqNo: seq, targetID: sid, targetAddress: target.address,
+                                  sourceID: id, sourceAddress: address, wantNack: false)
+                for r in relays { sendPacket(to: nodes[r].member.address, [.pingReq(req)]) }
+                arm(.suspicion(id: sid), after: awareness.scale(settings.probeInterval))
+                return
+            }
             if sus.confirmations < sus.expected { stats.degradedTimeouts += 1 }
             stats.declaredDead += 1
-            handleDead(Dead(incarnation: nodes[i].member.incarnation, id: sid, fromID: id), now: now)
+            handleDead(Dead(incarnation: target.incarnation, id: sid, fromID: id), now: now)
+        }
+
+        /// An ack to a verification probe: the suspect answers but its refutation has not reached
+        /// us; restart the suspicion (same accuser) instead of declaring it dead.
+        private mutating func verificationAcked(_ sid: String, now: Instant) {
+            guard let sus = suspicions[sid], let i = index[sid], nodes[i].member.status == .suspect else { return }
+            let fresh = Suspicion(accuser: sus.accuser, expected: sus.expected, min: sus.minTimeout, max: sus.maxTimeout, start: now)
+            suspicions[sid] = fresh
+            arm(.suspicion(id: sid), after: fresh.timeout)
         }
 
         private mutating func refute(accused: UInt64) {
@@ -564,12 +605,14 @@ extension Membership {
             sendPacket(to: p.sourceAddress.isEmpty ? from : p.sourceAddress, [.ack(Ack(seqNo: p.seqNo))])
         }
 
-        private mutating func handleAck(_ a: Ack) {
+        private mutating func handleAck(_ a: Ack, now: Instant) {
             if let p = probe, p.seqNo == a.seqNo {
                 probe = nil
                 awareness.apply(-1)
             } else if let r = relays.removeValue(forKey: a.seqNo) {
                 sendPacket(to: r.originAddress, [.ack(Ack(seqNo: r.originSeq))])
+            } else if let sid = verifications.removeValue(forKey: a.seqNo) {
+                verificationAcked(sid, now: now)
             }
         }
 

@@ -23,6 +23,9 @@ extension Membership {
         public let accuser: String
         /// Distinct confirming members (excluding `accuser`), at most `expected`.
         public private(set) var confirmers: Set<String> = []
+        /// Set by the instance once it has sent the last-chance verification probe (see
+        /// `Instance`), so a second expiry declares the member dead.
+        public var verified = false
 
         public init(accuser: String, expected: Int, min: Nanos, max: Nanos, start: Instant) {
             precondition(min <= max, "suspicion min \(min) > max \(max)")

@@ -233,6 +233,8 @@ extension Routing {
             }
         }
 
+        public var ownershipOverrides: [UInt64: PrefixOverride] { hot.overrides }
+
         /// Applies a peer's hot-prefix override (cluster gossip).
         @discardableResult
         public mutating func applyOverride(_ o: PrefixOverride, key: UInt64) -> Bool { hot.apply(remote: o, key: key) }

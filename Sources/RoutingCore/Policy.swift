@@ -245,6 +245,13 @@ extension Routing {
 
 extension Routing.Policy {
     public mutating func observe(_ outcome: Routing.Outcome, workload: Workload?, backends: [Routing.Backend], now: Instant) {}
+
+    /// Hot-prefix ownership overrides this policy holds (live and tombstones), by prefix key;
+    /// the node gossips the ones it originated. Policies without overrides have none.
+    public var ownershipOverrides: [UInt64: Routing.PrefixOverride] { [:] }
+
+    /// Applies a peer's override; returns whether it changed anything.
+    public mutating func applyOverride(_ o: Routing.PrefixOverride, key: UInt64) -> Bool { false }
 }
 
 extension Routing {
@@ -258,13 +265,15 @@ extension Routing {
         }
     }
 
-    public static func makePolicy(_ name: PolicyName, params: PolicyParams) -> any Policy {
+    /// - Parameter origin: identifies this node in versioned state the policy shares (hot-prefix
+    ///   overrides); e.g. a hash of the node id.
+    public static func makePolicy(_ name: PolicyName, params: PolicyParams, origin: UInt64 = 0) -> any Policy {
         switch name {
         case .roundRobin: return RoundRobinPolicy()
         case .random: return RandomPolicy()
         case .leastLoaded: return LeastLoadedPolicy()
         case .consistentHash: return ConsistentHashPolicy(params: params)
-        case .dualmap: return DualMapPolicy(params: params)
+        case .dualmap: return DualMapPolicy(params: params, origin: origin)
         case .cacheAware: return CacheAwarePolicy(params: params)
         case .weightedScorer: return WeightedScorerPolicy(params: params)
         }

@@ -215,8 +215,14 @@ extension Routing {
 
         /// A health status decided by the backend's owner nodes (gossip).
         public mutating func adoptHealth(backend i: Int, status: HealthStatus) -> BackendHealth.Change? {
-            backends[i].health.adopt(status)
+            let change = backends[i].health.adopt(status)
+            if change != nil { cacheValid = false }
+            return change
         }
+
+        /// A peer's hot-prefix override, with its backends already mapped to this pool's indices.
+        @discardableResult
+        public mutating func applyOverride(_ o: PrefixOverride, key: UInt64) -> Bool { policy.applyOverride(o, key: key) }
 
         public mutating func probeResult(backend i: Int, success: Bool, now: Instant) -> BackendHealth.Change? {
             let status = backends[i].health.status, ejected = backends[i].health.ejectedUntil

@@ -96,7 +96,10 @@ final class ClusterAgent {
         execute(membership.start(now: now))
         if !seeds.isEmpty { tryJoin() }
         let lt = UVTimer(loop: node.loop)
-        lt.start(afterMs: 250, repeatMs: 250) { [unowned self] in self.publishLoad() }
+        lt.start(afterMs: 250, repeatMs: 250) { [unowned self] in
+            self.publishLoad()
+            self.node.syncOverrides()
+        }
         loadTimer = lt
     }
 

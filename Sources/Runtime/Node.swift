@@ -33,6 +33,8 @@ public final class Node {
     public private(set) var draining = false
     var cluster: ClusterAgent?
     var workSplit = WorkSplit(routerNodes: [])
+    /// Hot-prefix override versions already gossiped, per pool and prefix key.
+    var sentOverrides: [String: [UInt64: UInt64]] = [:]
     let startedAt = Date()
 
     public init(config: Config, logger: Logger) throws {
@@ -44,13 +46,16 @@ public final class Node {
         decisionPrefix = Hash64.mix(UVLoop.hrtime() ^ Hash64.hash(config.node.id, seed: Hash64.seedB)) & 0xFFFF_FFFF_0000_0000
         let seed = config.routing.seed != 0 ? config.routing.seed : Hash64.hash(config.node.id, seed: Hash64.seedA)
         for (pi, p) in config.pools.enumerated() {
-            let policy = Routing.makePolicy(p.policy, params: p.params)
+            let policy = Routing.makePolicy(p.policy, params: p.params, origin: Node.origin(config.node.id))
             pools.append(Routing.Pool(name: p.name, models: p.models, specs: p.backends, policy: policy,
                                       health: config.health, seed: seed &+ UInt64(pi)))
             upstreams.append(try p.backends.map { try makeUpstream($0) })
             for m in p.models { modelToPool[m] = pi }
         }
     }
+
+    /// This node's id as the origin of versioned policy state (hot-prefix overrides).
+    static func origin(_ nodeID: String) -> UInt64 { Hash64.hash(nodeID, seed: Hash64.seedA) }
 
     func makeUpstream(_ spec: Routing.BackendSpec) throws -> UpstreamPool {
         guard let url = BackendURL(spec.url) else {

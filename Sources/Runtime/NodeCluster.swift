@@ -39,7 +39,8 @@ extension Node {
             case .backend(let r): applyBackendRecord(r)
             case .health: health = true
             case .load: load = true
-            case .override, .owned: break
+            case .override(let prefix, let o): applyRemoteOverride(prefix: prefix, o)
+            case .owned: break
             }
         }
         if health { refreshSharedHealth() }
@@ -106,6 +107,35 @@ extension Node {
                 if pools[pi].backends[bi].load.peerInFlight != n { pools[pi].setPeerInFlight(backend: bi, n) }
             }
         }
+    }
+
+    /// Gossips the hot-prefix overrides this node's policies created or changed since last time.
+    func syncOverrides() {
+        guard let agent = cluster else { return }
+        let me = Node.origin(nodeID)
+        var updates: [ClusterUpdate] = []
+        for pi in pools.indices {
+            let pool = pools[pi]
+            for (key, o) in pool.policy.ownershipOverrides where o.origin == me {
+                guard sentOverrides[pool.name]?[key] != o.version else { continue }
+                sentOverrides[pool.name, default: [:]][key] = o.version
+                let targets = o.backends.map { pool.backends[$0].spec.id }
+                let u = ClusterUpdate.override(prefix: key, OwnershipOverride(pool: pool.name, targets: targets, version: o.version,
+                                                                              origin: nodeID, expiresAtMs: 0))
+                _ = agent.state.apply(u)
+                updates.append(u)
+            }
+        }
+        if !updates.isEmpty { agent.broadcast(updates) }
+    }
+
+    func applyRemoteOverride(prefix: UInt64, _ o: OwnershipOverride) {
+        guard o.origin != nodeID, let pi = pools.firstIndex(where: { $0.name == o.pool }) else { return }
+        var list = Routing.IndexList()
+        for id in o.targets { if let i = pools[pi].index(of: id) { list.append(i) } }
+        // A live override whose backends are all unknown here is ignored rather than read as a tombstone.
+        if list.count == 0 && !o.targets.isEmpty { return }
+        pools[pi].applyOverride(Routing.PrefixOverride(backends: list, version: o.version, origin: Node.origin(o.origin)), key: prefix)
     }
 
     /// Publishes a probe-driven status change of an owned backend.
