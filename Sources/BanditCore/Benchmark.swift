@@ -48,7 +48,13 @@ extension Bandit {
                 case .uniformRandom: return "uniform random"
                 case .bestFixed: return "best fixed model"
                 case .oracle: return "oracle (per context)"
-                case .learner(let s): return s.policy.rawValue
+                case .learner(let s):
+                    switch s.policy {
+                    case .ucb1: return "ucb1 (c=\(Benchmark.fmt(s.ucbC, 2)))"
+                    case .linucb: return "linucb (α=\(Benchmark.fmt(s.linucbAlpha, 2)))"
+                    case .epsilonGreedy: return "epsilon_greedy (ε=\(Benchmark.fmt(s.epsilon, 2)))"
+                    case .thompson: return "thompson"
+                    }
                 }
             }
         }
@@ -145,7 +151,8 @@ extension Bandit {
                           meanQuality: quality / total, meanCost: cost / total)
         }
 
-        /// The default contenders: baselines and each policy at its default settings.
+        /// The contenders: baselines, each policy at its default settings (LinUCB at α = 0.5),
+        /// and UCB1 with a smaller bonus, since c = 2 explores for long when gaps are small.
         public static var contenders: [Contender] {
             var list: [Contender] = [.uniformRandom, .bestFixed, .oracle]
             for p in BanditSettings.Policy.allCases {
@@ -153,6 +160,10 @@ extension Bandit {
                 s.policy = p
                 if p == .linucb { s.linucbAlpha = 0.5 }
                 list.append(.learner(s))
+                if p == .ucb1 {
+                    s.ucbC = 0.1
+                    list.append(.learner(s))
+                }
             }
             return list
         }

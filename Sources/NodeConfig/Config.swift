@@ -1,4 +1,6 @@
+import BanditCore
 import RoutingCore
+import RulesCore
 import WRPCommon
 
 /// The whole node configuration (one YAML file; see docs/configuration.md).
@@ -14,6 +16,10 @@ public struct Config: Sendable, Equatable {
     public var logging = LoggingSection()
     public var cluster = ClusterSection()
     public var pools: [PoolSection] = []
+    /// Signal rules narrowing the eligible models (`decisions:`); empty = every model eligible.
+    public var decisions: [RulesCore.RuleSpec] = []
+    /// How `auto` chooses among eligible models (`bandit:`).
+    public var bandit = BanditSettings()
 
     public init() {}
 

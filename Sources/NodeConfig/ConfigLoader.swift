@@ -53,12 +53,14 @@ public enum ConfigLoader {
         config.cluster = try readCluster(top.mapping("cluster", known: Keys.cluster))
         config.pools = try readPools(top)
         try checkAcrossPools(config.pools)
+        config.bandit = try readBandit(top.mapping("bandit", known: ModelChoiceKeys.bandit))
+        config.decisions = try readDecisions(top, pools: config.pools)
         return config
     }
 
     /// Known keys per mapping, in the order the docs list them (and error messages repeat).
     enum Keys {
-        static let root = ["node", "server", "upstream", "health", "routing", "logging", "cluster", "pools"]
+        static let root = ["node", "server", "upstream", "health", "routing", "logging", "cluster", "pools", "bandit", "decisions"]
         static let cluster = ["gossip", "advertise", "join", "preset", "keys", "label"]
         static let node = ["id", "http", "data_dir"]
         static let server = ["max_header_bytes", "max_body_bytes", "request_timeout_ms", "idle_timeout_ms",

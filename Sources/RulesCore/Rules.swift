@@ -9,20 +9,30 @@ public enum Rules {
         var seen: Set<String> = []
         var compiled: [RuleSet.Compiled] = []
         for (order, spec) in specs.enumerated() {
-            guard !spec.name.isEmpty else { throw RuleError(rule: "#\(order)", path: "name", "must be a non-empty name") }
-            guard seen.insert(spec.name).inserted else { throw RuleError(rule: spec.name, path: "name", "duplicate rule name") }
-            guard !spec.models.isEmpty else { throw RuleError(rule: spec.name, path: "models", "must list at least one model") }
-            if let i = spec.models.firstIndex(where: \.isEmpty) {
-                throw RuleError(rule: spec.name, path: "models[\(i)]", "must be a non-empty model name")
+            do throws(RuleError) {
+                try compileRule(spec, order: order, seen: &seen, into: &compiled)
+            } catch {
+                var e = error
+                e.index = order
+                throw e
             }
-            if let dup = Set(spec.models).count != spec.models.count ? spec.models.first(where: { m in spec.models.filter { $0 == m }.count > 1 }) : nil {
-                throw RuleError(rule: spec.name, path: "models", "model '\(dup)' is listed twice")
-            }
-            let node = try compileCondition(spec.when, rule: spec.name, path: "when")
-            compiled.append(RuleSet.Compiled(name: spec.name, priority: spec.priority, order: order, condition: node, models: spec.models))
         }
         compiled.sort { $0.priority != $1.priority ? $0.priority > $1.priority : $0.order < $1.order }
         return RuleSet(rules: compiled)
+    }
+
+    static func compileRule(_ spec: RuleSpec, order: Int, seen: inout Set<String>, into compiled: inout [RuleSet.Compiled]) throws(RuleError) {
+        guard !spec.name.isEmpty else { throw RuleError(rule: "#\(order)", path: "name", "must be a non-empty name") }
+        guard seen.insert(spec.name).inserted else { throw RuleError(rule: spec.name, path: "name", "duplicate rule name") }
+        guard !spec.models.isEmpty else { throw RuleError(rule: spec.name, path: "models", "must list at least one model") }
+        if let i = spec.models.firstIndex(where: \.isEmpty) {
+            throw RuleError(rule: spec.name, path: "models[\(i)]", "must be a non-empty model name")
+        }
+        if let dup = Set(spec.models).count != spec.models.count ? spec.models.first(where: { m in spec.models.filter { $0 == m }.count > 1 }) : nil {
+            throw RuleError(rule: spec.name, path: "models", "model '\(dup)' is listed twice")
+        }
+        let node = try compileCondition(spec.when, rule: spec.name, path: "when")
+        compiled.append(RuleSet.Compiled(name: spec.name, priority: spec.priority, order: order, condition: node, models: spec.models))
     }
 
     static func compileCondition(_ c: Condition, rule: String, path: String) throws(RuleError) -> RuleSet.Node {
@@ -119,6 +129,8 @@ public indirect enum Condition: Sendable, Equatable {
 /// A rule that cannot be compiled, naming it and the place inside it.
 public struct RuleError: Error, Equatable, Sendable, CustomStringConvertible {
     public var rule: String
+    /// Position of the rule in the list given to `Rules.compile`.
+    public var index = 0
     /// Path inside the rule (`when.any[1].regex`).
     public var path: String
     public var message: String

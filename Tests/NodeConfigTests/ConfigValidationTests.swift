@@ -160,7 +160,7 @@ func poolValue_invalid_errorNamesField(_ c: BadConfig) throws {
 }
 
 @Test(arguments: [
-    BadConfig(file: "nodes: {id: n1}\n" + minimalPools, "nodes", "known: node, server, upstream, health, routing, logging, pools"),
+    BadConfig(file: "nodes: {id: n1}\n" + minimalPools, "nodes", "known: node, server, upstream, health, routing, logging, cluster,"),
     BadConfig("node: {ip: \"127.0.0.1:1\"}", "node.ip", "known: id, http, data_dir"),
     BadConfig("server: {max_body: 1}", "server.max_body", "known: max_header_bytes, max_body_bytes"),
     BadConfig("upstream: {retries: 1}", "upstream.retries", "known: connect_timeout_ms"),
