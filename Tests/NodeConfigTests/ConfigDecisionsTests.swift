@@ -39,7 +39,7 @@ pools:
         RuleSpec(name: "long", priority: 5, when: .promptTokensAbove(8000), models: ["sim-llama-8b-long"]),
         RuleSpec(name: "free-tier", priority: 20, when: .tier(["free"]), models: ["sim-llama-8b"]),
         RuleSpec(name: "german-short", priority: 0,
-                 when: .all([.not(.model(["sim-coder-7b"])), .language(["de"]), .promptTokensBelow(100)]), models: ["sim-llama-8b"]),
+                 when: .all([.not(.model(["sim-coder-7b"])), .promptTokensBelow(100), .language(["de"])]), models: ["sim-llama-8b"]),
         RuleSpec(name: "tickets", when: .regex("TICKET-[0-9]+"), models: ["sim-llama-8b", "sim-coder-7b"]),
     ])
     let rules = try Rules.compile(c.decisions)

@@ -56,6 +56,18 @@ import WRPCommon
         return r
     }
 
+    /// Expects equal states; on failure reports the seed and the first differing entry rather
+    /// than dumping both states.
+    static func expectSame(_ a: ClusterState, _ b: ClusterState, _ context: String,
+                           sourceLocation: SourceLocation = #_sourceLocation) {
+        let same = a == b
+        guard !same else { return }
+        let sa = a.snapshot(), sb = b.snapshot()
+        let i = zip(sa, sb).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(sa.count, sb.count)
+        let left = i < sa.count ? "\(sa[i])" : "nothing", right = i < sb.count ? "\(sb[i])" : "nothing"
+        #expect(same, "\(context): entry \(i) differs: \(left) vs \(right)", sourceLocation: sourceLocation)
+    }
+
     @Test(arguments: seeds)
     func updates_shuffledAndDuplicated_convergeToSameState(seed: UInt64) {
         let us = Self.updates(seed: seed)
@@ -65,16 +77,16 @@ import WRPCommon
             var delivered = us
             for _ in 0..<rng.below(us.count) { delivered.append(us[rng.below(us.count)]) }
             delivered.shuffle(using: &rng)
-            #expect(Self.state(delivered, node: "y") == reference, "seed \(seed)")
+            Self.expectSame(Self.state(delivered, node: "y"), reference, "seed \(seed)")
         }
     }
 
     @Test(arguments: seeds)
     func states_mergedEitherWay_areEqual(seed: UInt64) {
         let us = Self.updates(seed: seed)
-        let a = Self.state(us.prefix(30)), b = Self.state(us.suffix(30))
-        #expect(Self.merged(a, b) == Self.merged(b, a), "seed \(seed)")
-        #expect(Self.merged(a, b) == Self.state(us), "seed \(seed): merge differs from applying every update")
+        let a = Self.state(us.prefix(40)), b = Self.state(us.suffix(40))   // overlapping
+        Self.expectSame(Self.merged(a, b), Self.merged(b, a), "seed \(seed)")
+        Self.expectSame(Self.merged(a, b), Self.state(us), "seed \(seed): merge vs applying every update")
     }
 
     @Test(arguments: seeds)
@@ -83,7 +95,7 @@ import WRPCommon
         var parts: [[ClusterUpdate]] = [[], [], []]
         for u in Self.updates(seed: seed) { parts[rng.below(3)].append(u) }
         let (a, b, c) = (Self.state(parts[0]), Self.state(parts[1]), Self.state(parts[2]))
-        #expect(Self.merged(Self.merged(a, b), c) == Self.merged(a, Self.merged(b, c)), "seed \(seed)")
+        Self.expectSame(Self.merged(Self.merged(a, b), c), Self.merged(a, Self.merged(b, c)), "seed \(seed)")
     }
 
     @Test(arguments: seeds)
@@ -93,12 +105,12 @@ import WRPCommon
         let before = s
         let changes = s.merge(before)
         #expect(changes.isEmpty, "seed \(seed)")
-        #expect(s == before, "seed \(seed)")
+        Self.expectSame(s, before, "seed \(seed)")
         for u in us {
             let accepted = s.apply(u)
             #expect(!accepted, "seed \(seed): reapplying \(u) changed the state")
         }
-        #expect(s == before, "seed \(seed)")
+        Self.expectSame(s, before, "seed \(seed)")
     }
 
     @Test(arguments: seeds)
@@ -106,9 +118,10 @@ import WRPCommon
         let s = Self.state(Self.updates(seed: seed))
         let snap = s.snapshot()
         #expect(snap.count == s.entryCount, "seed \(seed)")
-        #expect(Self.state(snap, node: "z") == s, "seed \(seed)")
-        #expect(Self.state(snap.reversed()) == s, "seed \(seed)")
-        #expect(Self.state(snap).snapshot() == snap, "seed \(seed): snapshot order is not deterministic")
+        Self.expectSame(Self.state(snap, node: "z"), s, "seed \(seed)")
+        Self.expectSame(Self.state(snap.reversed()), s, "seed \(seed)")
+        let again = Self.state(snap).snapshot() == snap
+        #expect(again, "seed \(seed): snapshot order is not deterministic")
     }
 
     /// Three nodes make random local mutations and gossip them with random reordering, loss
@@ -150,7 +163,8 @@ import WRPCommon
         // Push-pull repairs the lost updates.
         nodes[0].merge(nodes[1]); nodes[0].merge(nodes[2])
         nodes[1].merge(nodes[0]); nodes[2].merge(nodes[0])
-        #expect(nodes[0] == nodes[1] && nodes[1] == nodes[2], "seed \(seed)")
+        Self.expectSame(nodes[0], nodes[1], "seed \(seed)")
+        Self.expectSame(nodes[1], nodes[2], "seed \(seed)")
         #expect(nodes.allSatisfy { $0.ringEpochs() == nodes[0].ringEpochs() }, "seed \(seed)")
     }
 }
