@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import NodeCore
 import LibUV
 import RoutingCore
 import WRPCommon
@@ -117,9 +118,16 @@ extension Node {
                                        costOutputPerMillion: (obj["cost_output_per_million"] as? NSNumber)?.doubleValue ?? 0)
         let existed = pools[pi].index(of: id)
         installBackend(pool: pi, spec: spec, url: parsed)
+        let record: BackendRecord
         if let agent = cluster {
-            agent.broadcast([agent.state.upsertBackend(pool: poolName, spec: spec, nowMs: ClusterAgent.wallMs)])
+            let u = agent.state.upsertBackend(pool: poolName, spec: spec, nowMs: ClusterAgent.wallMs)
+            agent.broadcast([u])
+            guard case .backend(let r) = u else { preconditionFailure("upsertBackend returned \(u)") }
+            record = r
+        } else {
+            record = BackendRecord(pool: poolName, spec: spec, stamp: Stamp(time: ClusterAgent.wallMs, node: nodeID))
         }
+        store?.saveBackend(record)
         logger.notice("backend added", metadata: ["backend": "\(id)", "pool": "\(poolName)", "url": "\(url)"])
         simple(ex, .admin, existed == nil ? 201 : 200, #"{"status":"ok"}"#)
     }
@@ -136,6 +144,8 @@ extension Node {
                              return agent.state.removeBackend(id: id, nowMs: ClusterAgent.wallMs) }()
                     if let u { agent.broadcast([u]) }
                 }
+                store?.saveBackend(BackendRecord(pool: pools[pi].name, spec: pools[pi].backends[bi].spec, removed: true,
+                                                 stamp: Stamp(time: ClusterAgent.wallMs, node: nodeID)))
                 logger.notice("backend removed", metadata: ["backend": "\(id)"])
                 return simple(ex, .admin, 200, #"{"status":"ok"}"#)
             }

@@ -36,7 +36,8 @@ final class ClusterAgent {
     var leaving = false
     static let maxFrameBytes = 32 << 20
 
-    init(node: Node, config: Config.ClusterSection, gossip: HostPort, incarnation: UInt64, logger: Logger) throws {
+    /// - Parameter meta: carried in membership (this node's HTTP address, for forwarded feedback).
+    init(node: Node, config: Config.ClusterSection, gossip: HostPort, incarnation: UInt64, meta: [UInt8], logger: Logger) throws {
         self.node = node
         self.logger = logger
         let ring: Keyring
@@ -82,7 +83,7 @@ final class ClusterAgent {
         seeds = config.join
         let settings: Membership.Settings = config.preset == "local" ? .local : .lan
         membership = Membership.Instance(settings: settings, id: node.nodeID, address: address, incarnation: incarnation,
-                                         seed: Hash64.hash(node.nodeID, seed: UVLoop.hrtime()))
+                                         meta: meta, seed: Hash64.hash(node.nodeID, seed: UVLoop.hrtime()))
         state = ClusterState(localNode: node.nodeID)
         onAccept = { [unowned self] c in self.acceptPushPull(c) }
     }

@@ -2,13 +2,14 @@ import WRPCommon
 
 /// The routes wrpd serves, as metric label values.
 public enum RouteLabel: Int, CaseIterable, Sendable {
-    case chatCompletions, completions, route, models, healthz, readyz, metrics, admin, other
+    case chatCompletions, completions, route, feedback, models, healthz, readyz, metrics, admin, other
 
     public var name: String {
         switch self {
         case .chatCompletions: return "/v1/chat/completions"
         case .completions: return "/v1/completions"
         case .route: return "/v1/route"
+        case .feedback: return "/v1/feedback"
         case .models: return "/v1/models"
         case .healthz: return "/healthz"
         case .readyz: return "/readyz"

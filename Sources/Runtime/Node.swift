@@ -2,8 +2,11 @@ import Foundation
 import HTTP
 import LibUV
 import Logging
+import BanditCore
 import MembershipCore
 import NodeConfig
+import RulesCore
+import Storage
 import NodeCore
 import RoutingCore
 import WRPCommon
@@ -28,10 +31,15 @@ public final class Node {
     var calls: [ObjectIdentifier: ProxyCall] = [:]
     var signals: [UVSignal] = []
     var decisionCounter: UInt64 = 0
-    let decisionPrefix: UInt64
     public private(set) var httpAddress: SocketAddress?
     public private(set) var draining = false
     var cluster: ClusterAgent?
+    var store: NodeStore?
+    var chooser: ModelChooser?
+    var housekeepingTimer: UVTimer?
+    var lastExpiryMs: UInt64 = 0
+    /// Run-time backend records restored from disk (re-announced to the cluster after joining).
+    var restoredBackends: [BackendRecord] = []
     var workSplit = WorkSplit(routerNodes: [])
     /// Hot-prefix override versions already gossiped, per pool and prefix key.
     var sentOverrides: [String: [UInt64: UInt64]] = [:]
@@ -43,7 +51,6 @@ public final class Node {
         self.nodeID = config.node.id
         self.loop = try UVLoop()
         parser = WorkloadParser(blockBytes: config.routing.blockBytes)
-        decisionPrefix = Hash64.mix(UVLoop.hrtime() ^ Hash64.hash(config.node.id, seed: Hash64.seedB)) & 0xFFFF_FFFF_0000_0000
         let seed = config.routing.seed != 0 ? config.routing.seed : Hash64.hash(config.node.id, seed: Hash64.seedA)
         for (pi, p) in config.pools.enumerated() {
             let policy = Routing.makePolicy(p.policy, params: p.params, origin: Node.origin(config.node.id))
@@ -52,6 +59,9 @@ public final class Node {
             upstreams.append(try p.backends.map { try makeUpstream($0) })
             for m in p.models { modelToPool[m] = pi }
         }
+        // Rules were validated when the config loaded; compiling again cannot fail.
+        let rules = (try? Rules.compile(config.decisions)) ?? .empty
+        chooser = ModelChooser(node: config.node.id, settings: config.bandit, rules: rules, seed: seed ^ 0xB4D1)
     }
 
     /// This node's id as the origin of versioned policy state (hot-prefix overrides).
@@ -68,6 +78,14 @@ public final class Node {
 
     /// Binds the HTTP port, writes `<data-dir>/ports`, starts probes and signal handling.
     public func start() throws {
+        let dataDir = config.node.dataDir ?? "data/\(nodeID)"
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let store = try NodeStore(path: dataDir + "/db", loop: loop, logger: logger)
+        self.store = store
+        // Wall-clock milliseconds as the floor of the incarnation: a restarted node comes back
+        // with a higher one than it had even if its data dir was lost.
+        let incarnation = try store.claimIdentity(nodeID: nodeID, floor: ClusterAgent.wallMs)
+        restoreDurableState(store)
         var s = HTTPServerSettings()
         s.maxHeaderBytes = config.server.maxHeaderBytes
         s.maxBodyBytes = config.server.maxBodyBytes
@@ -90,17 +108,26 @@ public final class Node {
                                             "pools": "\(pools.map(\.name).joined(separator: ","))"])
         workSplit = WorkSplit(routerNodes: [nodeID])
         if let g = config.cluster.gossip {
-            // Wall-clock milliseconds as the starting incarnation: a restarted node always comes
-            // back with a higher one than it had, so its `alive` overrides its old `dead`.
-            let incarnation = ClusterAgent.wallMs
-            let agent = try ClusterAgent(node: self, config: config.cluster, gossip: g, incarnation: incarnation, logger: logger)
+            var cc = config.cluster
+            // Last known members are extra seeds: a restarted node finds the cluster even when
+            // its configured seeds are gone.
+            for a in store.knownMemberAddresses(excluding: nodeID) where !cc.join.contains(a) { cc.join.append(a) }
+            let agent = try ClusterAgent(node: self, config: cc, gossip: g, incarnation: incarnation,
+                                         meta: Array("\(addr)".utf8), logger: logger)
             cluster = agent
+            for r in restoredBackends { _ = agent.state.apply(.backend(r)) }
+            if let chooser { _ = agent.state.putOwned(namespace: ModelChooser.namespace, key: ModelChooser.statsKey,
+                                                      payload: chooser.learner.own.encoded(), nowMs: ClusterAgent.wallMs) }
             try writePortsFile(http: addr, gossip: agent.address)
             logger.info("gossip listening", metadata: ["gossip": "\(agent.address)", "join": "\(config.cluster.join.joined(separator: ","))"])
             agent.start()
         }
         health = HealthChecker(node: self)
         health.start()
+        let housekeeping = UVTimer(loop: loop)
+        housekeeping.start(afterMs: 1_000, repeatMs: 1_000) { [unowned self] in self.housekeeping() }
+        housekeeping.unref()
+        housekeepingTimer = housekeeping
         for sig in [SIGINT, SIGTERM] {
             signals.append(try UVSignal(loop: loop, signal: sig) { [unowned self] s in
                 self.logger.notice("signal received; draining", metadata: ["signal": "\(s)"])
@@ -153,6 +180,9 @@ public final class Node {
         server.shutdown(graceMs: config.server.shutdownGrace / 1_000_000) { [unowned self] in
             for call in Array(self.calls.values) { call.clientGone() }
             for ups in self.upstreams { for u in ups { u.closeAll() } }
+            self.flushBanditStats()
+            self.housekeepingTimer?.close()
+            self.store?.close()
             self.logger.notice("stopped", metadata: ["node.id": "\(self.nodeID)"])
             self.loop.stop()
         }
@@ -169,6 +199,7 @@ public final class Node {
             if r.pathIs("/v1/route") { return routeOnly(ex) }
             if r.pathIs("/admin/backends") { return addBackend(ex) }
             if r.pathIs("/admin/drain") { return drain(ex) }
+            if r.pathIs("/v1/feedback") { return feedback(ex) }
         case .get:
             if r.pathIs("/healthz") { return simple(ex, .healthz, 200, #"{"status":"ok"}"#) }
             if r.pathIs("/readyz") { return readyz(ex) }
@@ -177,6 +208,7 @@ public final class Node {
             if r.pathIs("/admin/pools") { return adminPools(ex) }
             if r.pathIs("/admin/members") { return adminMembers(ex) }
             if r.pathIs("/admin/ring") { return adminRing(ex) }
+            if r.pathIs("/admin/bandit") { return adminBandit(ex) }
         case .delete:
             if let id = r.pathSuffix(after: "/admin/backends/") { return removeBackend(ex, id: id) }
         default: break
@@ -191,8 +223,8 @@ public final class Node {
     }
 
     func allowedMethods(_ r: HTTPRequest) -> String? {
-        for p: StaticString in ["/v1/chat/completions", "/v1/completions", "/v1/route"] where r.pathIs(p) { return "POST" }
-        for p: StaticString in ["/healthz", "/readyz", "/metrics", "/v1/models", "/admin/pools", "/admin/members", "/admin/ring"]
+        for p: StaticString in ["/v1/chat/completions", "/v1/completions", "/v1/route", "/v1/feedback"] where r.pathIs(p) { return "POST" }
+        for p: StaticString in ["/healthz", "/readyz", "/metrics", "/v1/models", "/admin/pools", "/admin/members", "/admin/ring", "/admin/bandit"]
             where r.pathIs(p) { return "GET" }
         if r.pathIs("/admin/backends") || r.pathIs("/admin/drain") { return "POST" }
         if r.pathSuffix(after: "/admin/backends/") != nil { return "DELETE" }
@@ -220,12 +252,24 @@ public final class Node {
     }
 
     /// Parses the body, picks the pool and a backend; on failure answers the client and returns nil.
-    func decide(_ ex: HTTPExchange, kind: RequestKind, route: RouteLabel) -> (pool: Int, workload: Workload, decision: Routing.Decision)? {
+    /// A routed request: where it goes, and for `auto` the chosen model and rewritten body.
+    struct Routed {
+        var pool: Int
+        var workload: Workload
+        var decision: Routing.Decision
+        var decisionID: String
+        /// The body to forward when it differs from the client's (`auto` → a real model).
+        var body: [UInt8]?
+        /// Set when the bandit chose the model.
+        var choice: ChoiceRecord?
+    }
+
+    func decide(_ ex: HTTPExchange, kind: RequestKind, route: RouteLabel) -> Routed? {
         if draining {
             answerError(ex, route, 503, "node is draining", "server_error", "draining")
             return nil
         }
-        let w: Workload
+        var w: Workload
         do {
             w = try parser.parse(ex.request.body, kind: kind)
         } catch {
@@ -233,7 +277,27 @@ public final class Node {
             return nil
         }
         let pi: Int
-        if let m = w.model, m != "auto" {
+        var decisionID: String? = nil
+        var body: [UInt8]? = nil
+        var choice: ChoiceRecord? = nil
+        if w.model == "auto" {
+            let headers = ex.request.headers
+            let budget = headers.value("x-wrp-max-cost").flatMap(Double.init)
+            guard let (model, id, record) = chooseModel(w, body: ex.request.body, kind: kind, tier: headers.value("x-wrp-tier"), budget: budget),
+                  let p = modelToPool[model] else {
+                answerError(ex, route, 503, "no eligible model for this request", "server_error", "no_eligible_model")
+                return nil
+            }
+            pi = p
+            decisionID = id
+            choice = record
+            // The backend must see the model it serves; prefix hashes are seeded by that model too.
+            if let rewritten = Node.replacingModel(in: ex.request.body, with: model),
+               let rw = try? parser.parse(rewritten, kind: kind) {
+                body = rewritten
+                w = rw
+            }
+        } else if let m = w.model {
             guard let p = modelToPool[m] else {
                 answerError(ex, route, 404, "model '\(m)' is not served by any pool (see GET /v1/models)",
                             "invalid_request_error", "model_not_found")
@@ -249,7 +313,8 @@ public final class Node {
         switch result {
         case .success(let d):
             metrics.decisions[d.reason.rawValue, default: 0] &+= 1
-            return (pi, w, d)
+            return Routed(pool: pi, workload: w, decision: d, decisionID: decisionID ?? makeDecisionID(atMs: ClusterAgent.wallMs),
+                          body: body, choice: choice)
         case .failure(.noHealthyBackend):
             answerError(ex, route, 503, "no healthy backend in pool '\(pools[pi].name)'", "server_error", "no_healthy_backend")
         case .failure(.allSaturated):
@@ -259,18 +324,11 @@ public final class Node {
         return nil
     }
 
-    func nextDecisionID() -> String {
-        decisionCounter &+= 1
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(16)
-        HeadBuilder.appendHex(Int(truncatingIfNeeded: (decisionPrefix | decisionCounter) & 0x7FFF_FFFF_FFFF_FFFF), &bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
     func proxy(_ ex: HTTPExchange, kind: RequestKind, route: RouteLabel) {
-        guard let (pi, w, d) = decide(ex, kind: kind, route: route) else { return }
-        let call = ProxyCall(node: self, exchange: ex, route: route, poolIndex: pi, workload: w, decision: d,
-                             decisionID: nextDecisionID(), maxAttempts: config.upstream.maxRetries + 1)
+        guard let r = decide(ex, kind: kind, route: route) else { return }
+        let call = ProxyCall(node: self, exchange: ex, route: route, poolIndex: r.pool, workload: r.workload, decision: r.decision,
+                             decisionID: r.decisionID, body: r.body, learned: r.choice != nil,
+                             maxAttempts: config.upstream.maxRetries + 1)
         calls[ObjectIdentifier(call)] = call
         call.start()
     }
@@ -282,18 +340,27 @@ public final class Node {
     }
 
     func routeOnly(_ ex: HTTPExchange) {
-        guard let (pi, w, d) = decide(ex, kind: ex.request.body.isEmpty ? .chat : detectKind(ex.request.body), route: .route) else { return }
+        guard let r = decide(ex, kind: ex.request.body.isEmpty ? .chat : detectKind(ex.request.body), route: .route) else { return }
+        let (pi, w, d) = (r.pool, r.workload, r.decision)
         let pool = pools[pi]
         let b = pool.backends[d.chosen].spec
         var j = JSONWriter(capacity: 512)
         j.object { j in
-            j.key("decision_id"); j.string(nextDecisionID())
+            j.key("decision_id"); j.string(r.decisionID)
             j.key("backend")
             j.object { j in
                 j.key("id"); j.string(b.id)
                 j.key("url"); j.string(b.url)
                 j.key("pool"); j.string(pool.name)
                 j.key("model"); j.string(w.model.flatMap { $0 == "auto" ? nil : $0 } ?? pool.models.first ?? "")
+            }
+            if let c = r.choice {
+                j.key("model_choice")
+                j.object { j in
+                    j.key("context"); j.string(c.context)
+                    j.key("model"); j.string(c.model)
+                    j.key("policy"); j.string(chooser?.learner.settings.policy.rawValue ?? "")
+                }
             }
             j.key("policy"); j.string(pool.policy.name.rawValue)
             j.key("reason"); j.string(d.reason.rawValue)

@@ -23,9 +23,20 @@ extension Node {
                                                                   "incarnation": "\(m.incarnation)", "address": "\(m.address)"])
         }
         guard let agent = cluster else { return }
+        if m.id != nodeID { store?.saveMember(m) }
         let alive = agent.aliveMemberIDs.union([nodeID]).sorted()
         if alive != workSplit.nodes {
+            let before = workSplit
             workSplit = WorkSplit(routerNodes: alive)
+            // Backends this node no longer owns: withdraw its health observation so the new
+            // owners' view decides.
+            var retractions: [ClusterUpdate] = []
+            for p in pools {
+                for b in p.backends where !b.removed && before.isOwner(nodeID, of: b.spec.id) && !workSplit.isOwner(nodeID, of: b.spec.id) {
+                    if let u = agent.state.retractHealth(backendID: b.spec.id, nowMs: ClusterAgent.wallMs) { retractions.append(u) }
+                }
+            }
+            if !retractions.isEmpty { agent.broadcast(retractions) }
             refreshSharedHealth()
             health?.probeOwned()
         }
@@ -36,11 +47,14 @@ extension Node {
         var health = false, load = false
         for u in updates {
             switch u {
-            case .backend(let r): applyBackendRecord(r)
+            case .backend(let r):
+                applyBackendRecord(r)
+                store?.saveBackend(r)
             case .health: health = true
             case .load: load = true
             case .override(let prefix, let o): applyRemoteOverride(prefix: prefix, o)
-            case .owned: break
+            case .owned(let ns, _, let node, let e):
+                if ns == ModelChooser.namespace { mergeRemoteBandit(node: node, e) }
             }
         }
         if health { refreshSharedHealth() }

@@ -36,9 +36,16 @@ final class ProxyCall {
     var tail: [UInt8] = []
     static let tailBytes = 512
 
+    /// The body to send when it differs from the client's (model chosen by wrp).
+    let body: [UInt8]?
+    /// Whether the bandit chose the model (its outcome then updates the statistics).
+    let learned: Bool
+
     init(node: Node, exchange: HTTPExchange, route: RouteLabel, poolIndex: Int, workload: Workload,
-         decision: Routing.Decision, decisionID: String, maxAttempts: Int) {
+         decision: Routing.Decision, decisionID: String, body: [UInt8]?, learned: Bool, maxAttempts: Int) {
         self.node = node
+        self.body = body
+        self.learned = learned
         self.exchange = exchange
         self.route = route
         self.poolIndex = poolIndex
@@ -118,12 +125,13 @@ final class ProxyCall {
         for i in 0..<headers.count where !headers.isHopByHop(i) {
             h.add(name: headers.name(at: i), value: headers.value(at: i))
         }
-        h.add("content-length", int: exchange.request.body.count)
+        let payload = body ?? exchange.request.body
+        h.add("content-length", int: payload.count)
         h.add("x-wrp-decision-id", decisionID)
         h.finish()
-        if exchange.request.body.count <= 16 * 1024 { h.bytes.append(contentsOf: exchange.request.body) }
+        if payload.count <= 16 * 1024 { h.bytes.append(contentsOf: payload) }
         c.send(h.bytes)
-        if exchange.request.body.count > 16 * 1024 { c.tcp.write(exchange.request.body) }
+        if payload.count > 16 * 1024 { c.tcp.write(payload) }
         armTimer(ms: node.config.upstream.firstByteTimeout / 1_000_000, firstByte: true)
     }
 
@@ -273,12 +281,28 @@ final class ProxyCall {
         exchange.onAbort = nil
         exchange.onWritable = nil
         let id = backend >= 0 ? pool.backends[backend].spec.id : ""
+        if learned && backend >= 0 && status != 499 {
+            let spec = pool.backends[backend].spec
+            let usage = ProxyCall.usage(in: tail)
+            let cost = (Double(usage.prompt ?? workload.estimatedPromptTokens) * spec.costInputPerMillion
+                        + Double(usage.completion ?? 0) * spec.costOutputPerMillion) / 1e6
+            node.observeOutcome(decisionID: decisionID, success: status < 400,
+                                latencyMs: Double(UVLoop.hrtime() &- exchange.receivedAtNs) / 1e6, cost: cost)
+        }
         node.finished(self, route: route, status: status, backend: id)
     }
 
     /// `usage.prompt_tokens_details.cached_tokens` from the end of a response, if present.
-    static func cachedTokens(in tail: [UInt8]) -> Int? {
-        let key = Array("\"cached_tokens\":".utf8)
+    static func cachedTokens(in tail: [UInt8]) -> Int? { number(after: "\"cached_tokens\":", in: tail) }
+
+    /// `usage.prompt_tokens` and `usage.completion_tokens` from the end of a response.
+    static func usage(in tail: [UInt8]) -> (prompt: Int?, completion: Int?) {
+        (number(after: "\"prompt_tokens\":", in: tail), number(after: "\"completion_tokens\":", in: tail))
+    }
+
+    /// The integer after the last occurrence of `keyText` in `tail`.
+    static func number(after keyText: String, in tail: [UInt8]) -> Int? {
+        let key = Array(keyText.utf8)
         guard tail.count >= key.count else { return nil }
         var i = tail.count - key.count
         while i >= 0 {
