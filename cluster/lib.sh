@@ -23,7 +23,7 @@ join_list() {
 }
 
 start_sim() {
-  "$BIN/wrp-sim" --backends 4 --base-port 9001 --time-scale "${TIME_SCALE:-0.1}" --log-level warning \
+  "$BIN/wrp-sim" --backends 4 --base-port 9001 --models sim-llama-8b,sim-qwen-7b --time-scale "${TIME_SCALE:-0.1}" --log-level warning \
     > "$RUN/sim.log" 2>&1 &
   echo $! > "$RUN/sim.pid"
 }
