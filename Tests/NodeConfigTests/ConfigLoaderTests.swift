@@ -175,14 +175,16 @@ func backendURL_validForms_normalizedWithoutTrailingSlash(url: String, expected:
     #expect(config.node.http == HostPort(host: "127.0.0.1", port: 8080))
     #expect(config.node.dataDir == "data/n1")
     #expect(config.health.interval == .ms(1000))
-    #expect(config.pools.count == 1)
-    let pool = try #require(config.pools.first)
-    #expect(pool.name == "default")
-    #expect(pool.models == ["sim-llama-8b"])
-    #expect(pool.policy == .consistentHash)
-    #expect(pool.params.prefixBlocks == 2)
-    #expect(pool.backends.map(\.id) == ["sim-0", "sim-1", "sim-2", "sim-3"])
-    #expect(pool.backends.map(\.url) == (9001...9004).map { "http://127.0.0.1:\($0)" })
+    // Two models on wrp-sim's four backends (sim-0/2 llama, sim-1/3 qwen), as cluster/lib.sh starts them.
+    #expect(config.pools.map(\.name) == ["llama", "qwen"])
+    #expect(config.pools.map(\.models) == [["sim-llama-8b"], ["sim-qwen-7b"]])
+    #expect(config.pools.allSatisfy { $0.policy == .dualmap && $0.params.prefixBlocks == 2 })
+    #expect(config.pools.flatMap { $0.backends.map(\.id) } == ["sim-0", "sim-2", "sim-1", "sim-3"])
+    #expect(config.pools.flatMap { $0.backends.map(\.url) } == [9001, 9003, 9002, 9004].map { "http://127.0.0.1:\($0)" })
+    #expect(config.decisions.map(\.name) == ["code", "long-context"])
+    #expect(config.bandit.policy == .thompson)
+    #expect(config.cluster.preset == "local" && config.cluster.keys.count == 1)
+    let pool = config.pools[0]
     #expect(pool.backends.allSatisfy { $0.weight == 1 && $0.maxConcurrency == 64 && $0.costOutputPerMillion > 0 })
 }
 
