@@ -47,8 +47,7 @@ extension Routing {
             var bestScore = Double.infinity
             var ties = 0
             for i in 0..<backends.count where eligible.contains(i) {
-                let b = backends[i]
-                let score = Double(b.load.total) / max(b.spec.weight, 1e-9)
+                let score = Double(backends[i].load.total) / max(backends[i].spec.weight, 1e-9)
                 if score < bestScore {
                     best = i; bestScore = score; ties = 1
                 } else if score == bestScore {

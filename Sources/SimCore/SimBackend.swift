@@ -17,6 +17,9 @@ public struct SimBackend: Sendable {
         /// Tokens per prefix block (the router's block bytes / 4).
         public var tokensPerBlock = 64
         public var timeScale = 1.0
+        /// Prefills run one after another (FCFS), as a GPU spends its prefill token budget on one
+        /// prompt at a time; false runs every prefill at full speed in parallel. Needs `now`.
+        public var serialPrefill = false
         public init() {}
     }
 
@@ -46,6 +49,8 @@ public struct SimBackend: Sendable {
     public private(set) var cache: PrefixCache
     public private(set) var running = 0
     var waiting: [Job] = []
+    /// When the last scheduled prefill ends (serial prefill only).
+    var prefillFreeAt = Instant.zero
     var waitingHead = 0
     // Counters in vLLM's terms.
     public private(set) var promptTokensTotal = 0
@@ -61,14 +66,14 @@ public struct SimBackend: Sendable {
     public var waitingCount: Int { waiting.count - waitingHead }
 
     /// A job arrives: it starts now (returned) or waits.
-    public mutating func arrive(_ job: Job) -> Start? {
-        if running < settings.maxRunning { return start(job) }
+    public mutating func arrive(_ job: Job, now: Instant = .zero) -> Start? {
+        if running < settings.maxRunning { return start(job, now: now) }
         waiting.append(job)
         return nil
     }
 
     /// A running job finished (or was cancelled): frees its slot; returns the next job to start.
-    public mutating func finish(generatedTokens: Int) -> Start? {
+    public mutating func finish(generatedTokens: Int, now: Instant = .zero) -> Start? {
         running = max(0, running - 1)
         generationTokensTotal += generatedTokens
         guard waitingHead < waiting.count else { return nil }
@@ -78,7 +83,7 @@ public struct SimBackend: Sendable {
             waiting.removeFirst(waitingHead)
             waitingHead = 0
         }
-        return start(next)
+        return start(next, now: now)
     }
 
     /// Drops a job that is still waiting (its client left). Returns whether it was waiting.
@@ -88,7 +93,7 @@ public struct SimBackend: Sendable {
         return true
     }
 
-    mutating func start(_ job: Job) -> Start {
+    mutating func start(_ job: Job, now: Instant) -> Start {
         running += 1
         let matchedBlocks = cache.access(job.blockHashes)
         let cached = min(job.promptTokens, matchedBlocks * settings.tokensPerBlock)
@@ -99,6 +104,12 @@ public struct SimBackend: Sendable {
         let scale = settings.timeScale
         let prefillSeconds = Double(uncached) / settings.prefillTokensPerSecond * scale
         let perTokenSeconds = scale / settings.decodeTokensPerSecond
-        return Start(id: job.id, cachedTokens: cached, prefill: Nanos(prefillSeconds * 1e9), perToken: Nanos(perTokenSeconds * 1e9))
+        var prefill = Nanos(prefillSeconds * 1e9)
+        if settings.serialPrefill {
+            let begin = max(now, prefillFreeAt)
+            prefillFreeAt = begin + prefill
+            prefill = prefillFreeAt - now
+        }
+        return Start(id: job.id, cachedTokens: cached, prefill: prefill, perToken: Nanos(perTokenSeconds * 1e9))
     }
 }

@@ -171,7 +171,7 @@ final class SimBackendServer {
                                  blockHashes: w.blockHashes)
         let req = SimRequest(server: self, exchange: ex, job: job, kind: kind, stream: w.stream)
         ex.onAbort = { [unowned self, unowned req] in self.aborted(req) }
-        if let s = model.arrive(job) {
+        if let s = model.arrive(job, now: Instant(nanoseconds: UVLoop.hrtime())) {
             jobs[job.id] = req
             req.run(s)
         } else {
@@ -190,7 +190,7 @@ final class SimBackendServer {
 
     func done(_ req: SimRequest) {
         guard jobs.removeValue(forKey: req.job.id) != nil else { return }
-        if let s = model.finish(generatedTokens: req.generated), let next = pending.removeValue(forKey: s.id) {
+        if let s = model.finish(generatedTokens: req.generated, now: Instant(nanoseconds: UVLoop.hrtime())), let next = pending.removeValue(forKey: s.id) {
             jobs[s.id] = next
             next.run(s)
         }

@@ -15,7 +15,10 @@ final class SimRequest {
     var timer: UVTimer?
     var generated = 0
     var cachedTokens = 0
-    var perTokenMs: UInt64 = 0
+    var perTokenNs: UInt64 = 0
+    /// When the next token is due (ns, loop clock): timers are whole milliseconds, so each tick
+    /// is scheduled against this absolute time and rounding never accumulates.
+    var nextDueNs: UInt64 = 0
     var text: [UInt8] = []
     let created = Int(Date().timeIntervalSince1970)
     static let words: [String] = ["the", "router", "sends", "each", "prompt", "where", "its", "prefix", "is", "cached", "and", "load", "stays", "even"]
@@ -32,8 +35,10 @@ final class SimRequest {
 
     func run(_ s: SimBackend.Start) {
         cachedTokens = s.cachedTokens
-        perTokenMs = max(0, s.perToken / 1_000_000)
-        let firstMs = s.prefill / 1_000_000 + UInt64(server.fleet.addedLatencyMs) + perTokenMs
+        perTokenNs = s.perToken
+        // The first token comes out when prefill ends; each further one a decode step later.
+        nextDueNs = UVLoop.hrtime() &+ s.prefill &+ UInt64(server.fleet.addedLatencyMs * 1e6)
+        let firstMs = delayMs(until: nextDueNs)
         let t = UVTimer(loop: server.loop)
         timer = t
         if stream {
@@ -45,7 +50,7 @@ final class SimRequest {
             exchange.flush()
             t.start(afterMs: firstMs) { [unowned self] in self.tick() }
         } else {
-            let total = firstMs + perTokenMs * UInt64(max(0, job.outputTokens - 1))
+            let total = delayMs(until: nextDueNs &+ perTokenNs &* UInt64(max(0, job.outputTokens - 1)))
             t.start(afterMs: total) { [unowned self] in self.finishWhole() }
         }
     }
@@ -85,8 +90,15 @@ final class SimRequest {
             exchange.end()
             end()
         } else {
-            timer?.start(afterMs: perTokenMs) { [unowned self] in self.tick() }
+            nextDueNs &+= perTokenNs
+            timer?.start(afterMs: delayMs(until: nextDueNs)) { [unowned self] in self.tick() }
         }
+    }
+
+    /// Milliseconds from now until `due`, rounded to nearest (0 when past).
+    func delayMs(until due: UInt64) -> UInt64 {
+        let now = UVLoop.hrtime()
+        return due > now ? (due - now + 500_000) / 1_000_000 : 0
     }
 
     func writeUsage(_ j: inout JSONWriter) {

@@ -25,6 +25,8 @@ struct WRPSim: ParsableCommand {
     @Option(help: "Fraction of completions answered with HTTP 500.") var errorRate = 0.0
     @Option(help: "Milliseconds added before each first token (not scaled).") var addedLatencyMs = 0.0
     @Option(help: "Seed for injected errors.") var seed: UInt64 = 1
+    @Flag(help: "Run prefills of concurrent requests in parallel at full speed (default: one after another, FCFS).")
+    var parallelPrefill = false
     @Option(help: "Log level.") var logLevel = "info"
     @Option(help: "Write the chosen ports (one `sim-i=HOST:PORT` per line) to this file.") var portsFile: String?
 
@@ -56,6 +58,7 @@ struct WRPSim: ParsableCommand {
         s.model.decodeTokensPerSecond = decodeTokensPerS
         s.model.maxRunning = maxRunning
         s.model.timeScale = timeScale
+        s.model.serialPrefill = !parallelPrefill
         s.models = models.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         if s.models.isEmpty { s.models = ["sim-llama-8b"] }
         s.blockBytes = blockBytes
