@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Proxy overhead benchmark: the same wrk load against wrp-sim directly (baseline) and through
-# wrpd, side by side in one run, plus /v1/route decisions per second.
+# Proxy overhead benchmark: the same wrk load against wrp-sim directly (baseline), through wrpd,
+# and through sglang-router when it is installed, side by side in one run, plus /v1/route
+# decisions per second. The CPU column is the router process's user+system time per request.
 #   bench/proxy.sh [DURATION_S] [CONNECTIONS]
 # Needs a release build (make build). wrp-sim runs with --time-scale 0 so backend "work" is
 # ~zero and the difference is what wrpd adds. Load is 1 wrk thread: the machine has 2 cores.
@@ -37,7 +38,18 @@ YAML
 WRPD_PID=$!
 for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$WRPD_PORT/readyz" 2>/dev/null && break; sleep 0.1; done
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$WRPD_PID/stat"; }
+# A peer router side by side, when installed (pip install sglang-router): same backends, same load.
+PEER_PORT=${PEER_PORT:-18090}
+PEER=""
+if [ -z "${NO_PEER:-}" ] && python3 -c "import sglang_router" 2>/dev/null; then
+  python3 -m sglang_router.launch_router --host 127.0.0.1 --port "$PEER_PORT" --policy round_robin --log-level error \
+    --worker-urls "http://127.0.0.1:$SIM_PORT" "http://127.0.0.1:$((SIM_PORT+1))" "http://127.0.0.1:$((SIM_PORT+2))" "http://127.0.0.1:$((SIM_PORT+3))" \
+    > "$tmp/peer.log" 2>&1 &
+  PEER_PID=$!
+  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$PEER_PORT/health" 2>/dev/null && { PEER=sglang-router; break; }; sleep 0.2; done
+fi
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/${CPU_PID:-$WRPD_PID}/stat"; }
 run() { # name url script connections
   local f t0 t1 reqs cpu_us
   f=$(echo "$1" | tr -c 'A-Za-z0-9\n' '_')
@@ -55,10 +67,16 @@ run() { # name url script connections
 }
 echo "wrk -t1, ${DUR}s per row; wrp-sim --time-scale 0; $(nproc) cores"
 echo
-echo "| target                             | conns | requests/s | p50       | p99       | wrpd CPU µs/req |"
+echo "| target                             | conns | requests/s | p50       | p99       | router CPU µs/req |"
 echo "|------------------------------------|-------|------------|-----------|-----------|----------------|"
 run "wrp-sim direct (baseline)" "http://127.0.0.1:$SIM_PORT/v1/chat/completions" bench/chat.lua "$CONN"
 run "wrpd proxy -> wrp-sim" "http://127.0.0.1:$WRPD_PORT/v1/chat/completions" bench/chat.lua "$CONN"
 run "wrp-sim direct, light load" "http://127.0.0.1:$SIM_PORT/v1/chat/completions" bench/chat.lua "$HALF"
 run "wrpd proxy, light load" "http://127.0.0.1:$WRPD_PORT/v1/chat/completions" bench/chat.lua "$HALF"
 run "wrpd /v1/route (8 KiB prompt)" "http://127.0.0.1:$WRPD_PORT" bench/route.lua "$CONN"
+if [ -n "$PEER" ]; then
+  CPU_PID=$PEER_PID run "$PEER proxy -> wrp-sim" "http://127.0.0.1:$PEER_PORT/v1/chat/completions" bench/chat.lua "$CONN"
+  CPU_PID=$PEER_PID run "$PEER proxy, light load" "http://127.0.0.1:$PEER_PORT/v1/chat/completions" bench/chat.lua "$HALF"
+else
+  echo "(no peer row: pip install sglang-router to compare side by side)"
+fi
