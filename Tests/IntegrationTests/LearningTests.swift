@@ -79,6 +79,27 @@ final class LearningFleet {
     }
 }
 
+/// Counts feedback sent and acknowledged across client threads.
+final class FeedbackTally: @unchecked Sendable {
+    // @unchecked: every field is read and written under `lock`.
+    private let lock = NSLock()
+    private var acked: [String] = []
+    private var sentCount = 0
+    private var killed = false
+
+    func sent() { lock.lock(); sentCount += 1; lock.unlock() }
+
+    /// Records an answer; returns true exactly once, when `killAt` acknowledgements are reached.
+    func answered(_ id: String, accepted: Bool, killAt: Int) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        if accepted { acked.append(id) }
+        if !killed && acked.count >= killAt { killed = true; return true }
+        return false
+    }
+
+    var result: ([String], Int) { lock.lock(); defer { lock.unlock() }; return (acked, sentCount) }
+}
+
 @Suite(.serialized)
 struct LearningTests {
     @Test func autoModel_codePrompt_ruleSelectsModelAndBodyIsRewritten() throws {
@@ -131,21 +152,32 @@ struct LearningTests {
         let proc = try f.start("a")
         var ids: [String] = []
         for i in 0..<400 { ids.append(try f.route("a", "question \(i)")) }
-        let client = try RawClient(port: f.http["a"]!, timeout: 5)
-        var acked: [String] = []
-        var sent = 0
-        for (i, id) in ids.enumerated() {
-            let body = #"{"decision_id":"\#(id)","reward":\#(Double(i % 10) / 10)}"#
-            do {
-                try client.send("POST /v1/feedback HTTP/1.1\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
-                sent += 1
-                if i == 150 { proc.signal(SIGKILL) }
-                let r = try client.readResponse()
-                if r.status == 202 { acked.append(id) }
-            } catch {
-                break
-            }
+        // Four connections send feedback concurrently, so several records are in flight (written
+        // but not yet acknowledged) when the process dies.
+        let tally = FeedbackTally()
+        let decisionIDs = ids
+        let port = f.http["a"]!
+        let group = DispatchGroup()
+        for lane in 0..<4 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                guard let client = try? RawClient(port: port, timeout: 5) else { return }
+                for (i, id) in decisionIDs.enumerated() where i % 4 == lane {
+                    let body = #"{"decision_id":"\#(id)","reward":\#(Double(i % 10) / 10)}"#
+                    do {
+                        try client.send("POST /v1/feedback HTTP/1.1\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+                        tally.sent()
+                        let r = try client.readResponse()
+                        if tally.answered(id, accepted: r.status == 202, killAt: 150) { proc.signal(SIGKILL) }
+                    } catch {
+                        return
+                    }
+                }
+            }.start()
         }
+        group.wait()
+        let (acked, sent) = tally.result
         _ = proc.waitExit(seconds: 5)
         #expect(acked.count >= 100 && acked.count < ids.count, "killed mid-stream: \(acked.count) acked of \(sent) sent")
         try f.start("a")
