@@ -43,8 +43,7 @@ extension Node {
                 }
             }
         }
-        ex.respond(status: 200, body: j.bytes)
-        metrics.request(route: .models, status: 200, backend: "", seconds: Double(UVLoop.hrtime() &- ex.receivedAtNs) / 1e9)
+        respondJSON(ex, .models, 200, j.bytes)
     }
 
     func adminPools(_ ex: HTTPExchange) {
@@ -86,8 +85,7 @@ extension Node {
                 }
             }
         }
-        ex.respond(status: 200, body: j.bytes)
-        metrics.request(route: .admin, status: 200, backend: "", seconds: Double(UVLoop.hrtime() &- ex.receivedAtNs) / 1e9)
+        respondJSON(ex, .admin, 200, j.bytes)
     }
 
     /// `POST /admin/backends {"pool","id","url","weight"?,"max_concurrency"?}` adds (or updates) a backend.

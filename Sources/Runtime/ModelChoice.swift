@@ -292,8 +292,7 @@ extension Node {
             }
             j.key("feedback_stored"); j.int(storedFeedbackCount())
         }
-        ex.respond(status: 200, body: j.bytes)
-        metrics.request(route: .admin, status: 200, backend: "", seconds: Double(UVLoop.hrtime() &- ex.receivedAtNs) / 1e9)
+        respondJSON(ex, .admin, 200, j.bytes)
     }
 
     /// Feedback for another node's decision goes to that node (its HTTP address is in its

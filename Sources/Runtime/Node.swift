@@ -232,9 +232,13 @@ public final class Node {
     }
 
     func simple(_ ex: HTTPExchange, _ route: RouteLabel, _ status: Int, _ body: String) {
-        let t0 = ex.receivedAtNs
-        ex.respond(status: status, body: Array(body.utf8))
-        metrics.request(route: route, status: status, backend: "", seconds: Double(UVLoop.hrtime() &- t0) / 1e9)
+        respondJSON(ex, route, status, Array(body.utf8))
+    }
+
+    /// Answers with a JSON body and counts the request.
+    func respondJSON(_ ex: HTTPExchange, _ route: RouteLabel, _ status: Int, _ body: [UInt8]) {
+        ex.respond(status: status, body: body)
+        metrics.request(route: route, status: status, backend: "", seconds: Double(UVLoop.hrtime() &- ex.receivedAtNs) / 1e9)
     }
 
     func answerError(_ ex: HTTPExchange, _ route: RouteLabel, _ status: Int, _ message: String, _ type: String, _ code: String,

@@ -178,8 +178,7 @@ extension Node {
                 }
             }
         }
-        ex.respond(status: 200, body: j.bytes)
-        metrics.request(route: .admin, status: 200, backend: "", seconds: Double(UVLoop.hrtime() &- ex.receivedAtNs) / 1e9)
+        respondJSON(ex, .admin, 200, j.bytes)
     }
 
     func adminRing(_ ex: HTTPExchange) {
@@ -209,8 +208,7 @@ extension Node {
                 }
             }
         }
-        ex.respond(status: 200, body: j.bytes)
-        metrics.request(route: .admin, status: 200, backend: "", seconds: Double(UVLoop.hrtime() &- ex.receivedAtNs) / 1e9)
+        respondJSON(ex, .admin, 200, j.bytes)
     }
 
     /// Digest of a pool's live backend set (id, url, weight): equal on nodes that route on the
