@@ -67,6 +67,7 @@ final class HealthChecker {
                 guard !self.stopped, status == 200, bi < self.node.pools[pi].backends.count else { return }
                 let m = Routing.ScrapedMetrics.parse(String(decoding: body, as: UTF8.self))
                 self.node.pools[pi].setScraped(backend: bi, waiting: m.waiting, running: m.running, kvUsage: m.kvUsage)
+                self.node.publishScraped(backendID: id, m)
             }
         }
     }

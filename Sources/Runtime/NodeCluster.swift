@@ -53,8 +53,9 @@ extension Node {
             case .health: health = true
             case .load: load = true
             case .override(let prefix, let o): applyRemoteOverride(prefix: prefix, o)
-            case .owned(let ns, _, let node, let e):
+            case .owned(let ns, let key, let node, let e):
                 if ns == ModelChooser.namespace { mergeRemoteBandit(node: node, e) }
+                if ns == Node.scrapeNamespace && node != nodeID { applyRemoteScrape(backendID: key, e) }
             }
         }
         if health { refreshSharedHealth() }
@@ -150,6 +151,29 @@ extension Node {
         // A live override whose backends are all unknown here is ignored rather than read as a tombstone.
         if list.count == 0 && !o.targets.isEmpty { return }
         pools[pi].applyOverride(Routing.PrefixOverride(backends: list, version: o.version, origin: Node.origin(o.origin)), key: prefix)
+    }
+
+    static let scrapeNamespace = "scrape"
+
+    /// Shares an owned backend's scraped vLLM gauges, so non-owner nodes' policies see them too.
+    func publishScraped(backendID: String, _ m: Routing.ScrapedMetrics) {
+        guard let agent = cluster, !m.isEmpty else { return }
+        let payload = Array("\(m.waiting ?? -1) \(m.running ?? -1) \(m.kvUsage ?? -1)".utf8)
+        let mine = agent.state.ownedEntries(namespace: Node.scrapeNamespace, key: backendID).first { $0.node == nodeID }
+        if mine?.entry.payload == payload { return }
+        agent.broadcast([agent.state.putOwned(namespace: Node.scrapeNamespace, key: backendID, payload: payload, nowMs: ClusterAgent.wallMs)])
+    }
+
+    /// An owner's scrape of a backend this node does not probe.
+    func applyRemoteScrape(backendID: String, _ e: OwnedEntry) {
+        guard !isHealthOwner(of: backendID) else { return }
+        let parts = String(decoding: e.payload, as: UTF8.self).split(separator: " ")
+        guard parts.count == 3, let w = Int(parts[0]), let r = Int(parts[1]), let kv = Double(parts[2]) else { return }
+        for pi in pools.indices {
+            if let bi = pools[pi].index(of: backendID) {
+                pools[pi].setScraped(backend: bi, waiting: w < 0 ? nil : w, running: r < 0 ? nil : r, kvUsage: kv < 0 ? nil : kv)
+            }
+        }
     }
 
     /// Publishes a probe-driven status change of an owned backend.

@@ -12,11 +12,11 @@ final class LocalCluster {
     let configPath: String
     static let key = "3PIEAgqiMBV6zdQZ4gCRLwMoyMqtyHAErWFE2kyOwfo="
 
-    init(backends: Int = 2) throws {
+    init(backends: Int = 2, simArgs: [String] = []) throws {
         dir = makeTempDir("cluster")
         let portsFile = dir + "/sim-ports"
         sim = try ChildProcess("wrp-sim", ["--backends", "\(backends)", "--base-port", "0", "--time-scale", "0.02",
-                                           "--ports-file", portsFile, "--log-level", "warning"], logDir: dir)
+                                           "--ports-file", portsFile, "--log-level", "warning"] + simArgs, logDir: dir)
         let p = try eventually(10, "wrp-sim ports") { () -> [String: Int]? in
             let p = readPorts(portsFile)
             return p.count == backends ? p : nil
@@ -156,6 +156,39 @@ struct ClusterTests {
         #expect(d.status == 202)
         #expect(c.nodes["b"]!.waitExit(seconds: 10) == 0)
         _ = try eventually(5, "b left") { try c.members(seenBy: "a")["b"] == "left" ? true : nil }
+    }
+
+    /// Requests in flight on one node show up as peer load on the other, and every node sees
+    /// scraped gauges for every backend (owners scrape, peers learn by gossip).
+    @Test func inFlightOnOneNode_visibleAsPeerLoadElsewhere() throws {
+        let c = try LocalCluster(backends: 2, simArgs: ["--decode-tokens-per-s", "0.5"])
+        try c.start("p")
+        try c.start("q", join: ["p"])
+        _ = try eventually(10, "2 alive") { try c.members(seenBy: "q").values.filter { $0 == "alive" }.count == 2 ? true : nil }
+        var clients: [RawClient] = []
+        for i in 0..<6 {
+            let cl = try RawClient(port: c.httpPorts["p"]!)
+            let body = chatBody("hold \(i)", stream: true, maxTokens: 200)
+            try cl.send("POST /v1/chat/completions HTTP/1.1\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)")
+            clients.append(cl)
+        }
+        func backends(_ id: String) throws -> [[String: Any]] {
+            let j = try httpRequest(port: c.httpPorts[id]!, path: "/admin/pools").json
+            return ((j?["pools"] as? [[String: Any]])?.first?["backends"] as? [[String: Any]]) ?? []
+        }
+        let peer = try eventually(5, "q sees p's in-flight requests") { () -> Int? in
+            let n = try backends("q").compactMap { $0["peer_in_flight"] as? Int }.reduce(0, +)
+            return n == 6 ? n : nil
+        }
+        #expect(peer == 6)
+        _ = try eventually(10, "scraped gauges everywhere") { () -> Bool? in
+            for id in ["p", "q"] where try backends(id).contains(where: { $0["running"] is NSNull || $0["running"] == nil }) { return nil }
+            return true
+        }
+        for cl in clients { cl.close() }
+        _ = try eventually(5, "peer load drains") { () -> Bool? in
+            try backends("q").compactMap { $0["peer_in_flight"] as? Int }.reduce(0, +) == 0 ? true : nil
+        }
     }
 
     @Test func garbageGossipPackets_droppedAndCounted_nodeKeepsRunning() throws {
