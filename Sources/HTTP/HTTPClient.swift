@@ -49,7 +49,6 @@ public final class HTTPClientConnection {
     public let tcp: UVTCP
     let parser: UnsafeMutablePointer<http_parser>
     var head = HTTPResponseHead()
-    var inHeaderValue = false
     var headerBytes = 0
     public private(set) var inRequest = false
     /// Whether any byte of the current response has arrived.
@@ -220,7 +219,6 @@ public final class HTTPClientConnection {
 
     func onMessageBegin() -> Int32 {
         head = HTTPResponseHead()
-        inHeaderValue = false
         headerBytes = 0
         return 0
     }
@@ -230,8 +228,7 @@ public final class HTTPClientConnection {
         headerBytes += n
         if headerBytes > HTTPClientConnection.maxResponseHeaderBytes { return 1 }
         let b = UnsafeRawBufferPointer(start: at, count: n)
-        if inHeaderValue || head.headers.count == 0 { head.headers.beginName(b) } else { head.headers.continueName(b) }
-        inHeaderValue = false
+        head.headers.appendNamePiece(b)
         return 0
     }
 
@@ -240,7 +237,6 @@ public final class HTTPClientConnection {
         headerBytes += n
         if headerBytes > HTTPClientConnection.maxResponseHeaderBytes { return 1 }
         head.headers.appendValue(UnsafeRawBufferPointer(start: at, count: n))
-        inHeaderValue = true
         return 0
     }
 

@@ -2,6 +2,8 @@
 public struct HTTPHeaders: Sendable {
     public private(set) var storage: [UInt8] = []
     public private(set) var fields: [(name: Range<Int>, value: Range<Int>)] = []
+    /// Whether the last piece fed by a parser was a value (a name piece then starts a new field).
+    var lastWasValue = false
 
     public init() {}
 
@@ -10,6 +12,14 @@ public struct HTTPHeaders: Sendable {
     public mutating func removeAll() {
         storage.removeAll(keepingCapacity: true)
         fields.removeAll(keepingCapacity: true)
+        lastWasValue = false
+    }
+
+    /// A piece of a field name from http_parser, which may split a name over several callbacks:
+    /// it starts a new field after a value (or at the first field), else continues the name.
+    mutating func appendNamePiece(_ bytes: UnsafeRawBufferPointer) {
+        if lastWasValue || fields.isEmpty { beginName(bytes) } else { continueName(bytes) }
+        lastWasValue = false
     }
 
     /// Starts a new field whose name begins with `bytes`.
@@ -28,6 +38,7 @@ public struct HTTPHeaders: Sendable {
 
     mutating func appendValue(_ bytes: UnsafeRawBufferPointer) {
         guard !fields.isEmpty else { return }
+        lastWasValue = true
         let i = fields.count - 1
         let start = fields[i].value.isEmpty ? storage.count : fields[i].value.lowerBound
         storage.append(contentsOf: bytes)

@@ -45,7 +45,6 @@ public final class HTTPRequestDecoder {
     let parser: UnsafeMutablePointer<http_parser>
     var request = HTTPRequest()
     var headerBytes = 0
-    var inHeaderValue = false
     var inTrailers = false
     /// Status to answer with when a callback aborted parsing (413, 431).
     var limitStatus = 0
@@ -111,7 +110,6 @@ public final class HTTPRequestDecoder {
     func onMessageBegin() -> Int32 {
         request = HTTPRequest()
         headerBytes = 0
-        inHeaderValue = false
         inTrailers = false
         limitStatus = 0
         onRequestBegin?()
@@ -135,8 +133,7 @@ public final class HTTPRequestDecoder {
         // Chunked trailers arrive through the same callbacks; they are not request headers.
         if inTrailers { return 0 }
         let b = UnsafeRawBufferPointer(start: at, count: n)
-        if inHeaderValue || request.headers.count == 0 { request.headers.beginName(b) } else { request.headers.continueName(b) }
-        inHeaderValue = false
+        request.headers.appendNamePiece(b)
         return 0
     }
 
@@ -144,7 +141,6 @@ public final class HTTPRequestDecoder {
         guard countHeader(n), let at else { return 1 }
         if inTrailers { return 0 }
         request.headers.appendValue(UnsafeRawBufferPointer(start: at, count: n))
-        inHeaderValue = true
         return 0
     }
 

@@ -13,7 +13,6 @@ public struct HTTPServerSettings: Sendable {
     /// Idle keep-alive connections are closed after this.
     public var idleTimeoutMs: UInt64 = 60_000
     public var maxConnections = 10_000
-    /// Value of the `server` header-less identification in logs.
     public init() {}
 }
 
@@ -33,8 +32,7 @@ public final class HTTPServer {
     public private(set) var draining = false
     var drainDone: (() -> Void)?
     var drainTimer: UVTimer?
-    /// Errors answered by the server itself (parse errors, limits): status → count.
-    public private(set) var protocolErrors: [Int: Int] = [:]
+    /// Called for each error the server answers itself (parse errors, limits, slow clients).
     public var onProtocolError: ((Int) -> Void)?
 
     public init(loop: UVLoop, settings: HTTPServerSettings, handler: @escaping (HTTPExchange) -> Void) {
@@ -76,7 +74,6 @@ public final class HTTPServer {
     }
 
     func countProtocolError(_ status: Int) {
-        protocolErrors[status, default: 0] += 1
         onProtocolError?(status)
     }
 

@@ -25,6 +25,26 @@ public func uvCheck(_ status: Int32, _ operation: @autoclosure () -> String) thr
     return status
 }
 
+/// Closes a handle whose `data` holds a retained owner (`Unmanaged.passRetained`): the close
+/// callback releases the owner and frees the handle memory.
+func closeOwnedHandle(_ h: UnsafeMutablePointer<uv_handle_t>) {
+    uv_close(h) { h in
+        guard let h else { return }
+        Unmanaged<AnyObject>.fromOpaque(h.pointee.data).release()
+        UnsafeMutableRawPointer(h).deallocate()
+    }
+}
+
+/// The address a socket is bound to, read by `getName` (uv_tcp_getsockname, uv_udp_getsockname).
+func boundAddress(_ getName: (UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<Int32>) -> Int32) -> SocketAddress? {
+    var a = SocketAddress()
+    var len = Int32(MemoryLayout<sockaddr_storage>.size)
+    let r = withUnsafeMutablePointer(to: &a.storage) { p in
+        getName(UnsafeMutableRawPointer(p).assumingMemoryBound(to: sockaddr.self), &len)
+    }
+    return r == 0 ? a : nil
+}
+
 @inline(__always)
 func asHandle<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<uv_handle_t> {
     UnsafeMutableRawPointer(p).assumingMemoryBound(to: uv_handle_t.self)

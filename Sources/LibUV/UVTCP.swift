@@ -92,17 +92,7 @@ public final class UVTCP {
     /// Bytes queued in libuv, not yet written to the socket (for backpressure).
     public var writeQueueSize: Int { uv_stream_get_write_queue_size(asStream(handle)) }
 
-    public var localAddress: SocketAddress? {
-        var s = sockaddr_storage()
-        var len = Int32(MemoryLayout<sockaddr_storage>.size)
-        let r = withUnsafeMutablePointer(to: &s) { p in
-            uv_tcp_getsockname(handle, UnsafeMutableRawPointer(p).assumingMemoryBound(to: sockaddr.self), &len)
-        }
-        guard r == 0 else { return nil }
-        var a = SocketAddress()
-        a.storage = s
-        return a
-    }
+    public var localAddress: SocketAddress? { boundAddress { uv_tcp_getsockname(handle, $0, $1) } }
 
     final class ConnectBox {
         let completion: (UVError?) -> Void
@@ -256,25 +246,14 @@ public final class UVTCPListener {
             close()
             throw error
         }
-        var s = sockaddr_storage()
-        var len = Int32(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &s) { p in
-            uv_tcp_getsockname(h, UnsafeMutableRawPointer(p).assumingMemoryBound(to: sockaddr.self), &len)
-        }
-        var bound = SocketAddress()
-        bound.storage = s
-        address = bound
+        address = boundAddress { uv_tcp_getsockname(h, $0, $1) } ?? addr
     }
 
     public func close() {
         guard !isClosed else { return }
         isClosed = true
         onConnection = nil
-        uv_close(asHandle(handle)) { h in
-            guard let h else { return }
-            Unmanaged<UVTCPListener>.fromOpaque(h.pointee.data).release()
-            UnsafeMutableRawPointer(h).assumingMemoryBound(to: uv_tcp_t.self).deallocate()
-        }
+        closeOwnedHandle(asHandle(handle))
     }
 }
 

@@ -35,11 +35,7 @@ public final class UVTimer {
         guard !closed else { return }
         closed = true
         callback = nil
-        uv_close(asHandle(handle)) { h in
-            guard let h else { return }
-            Unmanaged<UVTimer>.fromOpaque(h.pointee.data).release()
-            UnsafeMutableRawPointer(h).assumingMemoryBound(to: uv_timer_t.self).deallocate()
-        }
+        closeOwnedHandle(asHandle(handle))
     }
 
     /// Keeps the loop from waiting on this timer alone.
@@ -73,11 +69,7 @@ public final class UVSignal {
         guard !closed else { return }
         closed = true
         callback = nil
-        uv_close(asHandle(handle)) { h in
-            guard let h else { return }
-            Unmanaged<UVSignal>.fromOpaque(h.pointee.data).release()
-            UnsafeMutableRawPointer(h).assumingMemoryBound(to: uv_signal_t.self).deallocate()
-        }
+        closeOwnedHandle(asHandle(handle))
     }
 }
 
@@ -103,10 +95,6 @@ public final class UVAsync: @unchecked Sendable {
 
     public func close() {
         callback = nil
-        uv_close(asHandle(handle)) { h in
-            guard let h else { return }
-            Unmanaged<UVAsync>.fromOpaque(h.pointee.data).release()
-            UnsafeMutableRawPointer(h).assumingMemoryBound(to: uv_async_t.self).deallocate()
-        }
+        closeOwnedHandle(asHandle(handle))
     }
 }

@@ -27,12 +27,7 @@ public final class UVUDP {
             close()
             throw error
         }
-        var s = sockaddr_storage()
-        var len = Int32(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &s) { p in
-            uv_udp_getsockname(h, UnsafeMutableRawPointer(p).assumingMemoryBound(to: sockaddr.self), &len)
-        }
-        address.storage = s
+        address = boundAddress { uv_udp_getsockname(h, $0, $1) } ?? addr
     }
 
     public func startReceiving() {
@@ -86,10 +81,6 @@ public final class UVUDP {
         guard !isClosed else { return }
         isClosed = true
         onMessage = nil
-        uv_close(asHandle(handle)) { h in
-            guard let h else { return }
-            Unmanaged<UVUDP>.fromOpaque(h.pointee.data).release()
-            UnsafeMutableRawPointer(h).assumingMemoryBound(to: uv_udp_t.self).deallocate()
-        }
+        closeOwnedHandle(asHandle(handle))
     }
 }

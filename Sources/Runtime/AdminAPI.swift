@@ -135,15 +135,21 @@ extension Node {
             if let bi = pools[pi].index(of: id) {
                 pools[pi].remove(id: id)
                 upstreams[pi][bi].closeAll()
+                let spec = pools[pi].backends[bi].spec
+                var tombstone = BackendRecord(pool: pools[pi].name, spec: spec, removed: true,
+                                              stamp: Stamp(time: ClusterAgent.wallMs, node: nodeID))
                 if let agent = cluster {
-                    // A tombstone, even for a backend that came from config, so no peer keeps routing to it.
-                    let u = agent.state.removeBackend(id: id, nowMs: ClusterAgent.wallMs)
-                        ?? { _ = agent.state.upsertBackend(pool: pools[pi].name, spec: pools[pi].backends[bi].spec, nowMs: ClusterAgent.wallMs)
-                             return agent.state.removeBackend(id: id, nowMs: ClusterAgent.wallMs) }()
-                    if let u { agent.broadcast([u]) }
+                    // Backends from config are not in the registry yet: enter them first, so the
+                    // tombstone supersedes something and no peer keeps routing to it.
+                    if agent.state.backend(id: id) == nil {
+                        _ = agent.state.upsertBackend(pool: pools[pi].name, spec: spec, nowMs: ClusterAgent.wallMs)
+                    }
+                    if let u = agent.state.removeBackend(id: id, nowMs: ClusterAgent.wallMs), case .backend(let r) = u {
+                        agent.broadcast([u])
+                        tombstone = r
+                    }
                 }
-                store?.saveBackend(BackendRecord(pool: pools[pi].name, spec: pools[pi].backends[bi].spec, removed: true,
-                                                 stamp: Stamp(time: ClusterAgent.wallMs, node: nodeID)))
+                store?.saveBackend(tombstone)
                 logger.notice("backend removed", metadata: ["backend": "\(id)"])
                 return simple(ex, .admin, 200, #"{"status":"ok"}"#)
             }

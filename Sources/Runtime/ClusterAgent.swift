@@ -44,7 +44,7 @@ final class ClusterAgent {
         do {
             ring = try Keyring(base64Keys: config.keys, label: config.label)
         } catch {
-            throw Node.NodeError.bind("cluster.keys: \(error.description)")
+            throw Node.NodeError.config("cluster.keys: \(error.description)")
         }
         codec = GossipCodec(keyring: ring)
         // UDP and TCP on the same port. With port 0 the port UDP got may be taken for TCP (by an
@@ -76,7 +76,7 @@ final class ClusterAgent {
         } else if bound.host == "0.0.0.0" || bound.host == "::" {
             udp.close()
             tcp.close()
-            throw Node.NodeError.bind("cluster.gossip binds \(gossip.host): set cluster.advertise (or --advertise) to the address peers should use")
+            throw Node.NodeError.config("cluster.gossip binds \(gossip.host): set cluster.advertise (or --advertise) to the address peers should use")
         } else {
             address = bound.description
         }

@@ -18,9 +18,9 @@ final class HealthChecker {
 
     func start() {
         let interval = max(1, node.config.health.interval / 1_000_000)
-        probeAll()
+        probeOwned()
         let t = UVTimer(loop: node.loop)
-        t.start(afterMs: interval, repeatMs: interval) { [unowned self] in self.probeAll() }
+        t.start(afterMs: interval, repeatMs: interval) { [unowned self] in self.probeOwned() }
         timer = t
     }
 
@@ -29,8 +29,6 @@ final class HealthChecker {
         timer?.close()
         timer = nil
     }
-
-    func probeAll() { probeOwned() }
 
     /// Probes the backends this node owns (all of them when it runs alone).
     func probeOwned() {

@@ -139,8 +139,9 @@ public final class Node {
     public enum NodeError: Error, CustomStringConvertible {
         case bind(String)
         case dataDir(String)
+        case config(String)
         public var description: String {
-            switch self { case .bind(let m), .dataDir(let m): return m }
+            switch self { case .bind(let m), .dataDir(let m), .config(let m): return m }
         }
     }
 
@@ -250,10 +251,6 @@ public final class Node {
     }
 
     // MARK: routing
-
-    enum RouteProblem: Error {
-        case answered
-    }
 
     /// Parses the body, picks the pool and a backend; on failure answers the client and returns nil.
     /// A routed request: where it goes, and for `auto` the chosen model and rewritten body.

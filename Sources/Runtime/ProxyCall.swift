@@ -62,7 +62,9 @@ final class ProxyCall {
         attemptNext()
     }
 
-    var pool: Routing.Pool { node.pools[poolIndex] }
+    /// The spec of backend `b` (read in place: copying the whole `Pool` per access would retain
+    /// its arrays and policy on every call).
+    func spec(_ b: Int) -> Routing.BackendSpec { node.pools[poolIndex].backends[b].spec }
 
     func attemptNext() {
         let now = node.now
@@ -70,8 +72,8 @@ final class ProxyCall {
             let b = targets[next]
             next += 1
             // Skip a fallback that became unroutable since the decision.
-            if next > 1 && !pool.backends[b].health.isRoutable(now: now) { continue }
-            if next > 1 { node.metrics.retries[pool.backends[b].spec.id, default: 0] &+= 1 }
+            if next > 1 && !node.pools[poolIndex].backends[b].health.isRoutable(now: now) { continue }
+            if next > 1 { node.metrics.retries[spec(b).id, default: 0] &+= 1 }
             begin(backend: b)
             return
         }
@@ -153,7 +155,7 @@ final class ProxyCall {
         for i in 0..<head.headers.count where !head.headers.isHopByHop(i) {
             h.add(name: head.headers.name(at: i), value: head.headers.value(at: i))
         }
-        let spec = pool.backends[backend].spec
+        let spec = spec(backend)
         h.add("x-wrp-backend", spec.id)
         h.add("x-wrp-decision-id", decisionID)
         h.add("x-wrp-node", node.nodeID)
@@ -181,7 +183,7 @@ final class ProxyCall {
     func markFirstByte() {
         sawFirstByte = true
         let ttft = UVLoop.hrtime() &- attemptStartNs
-        node.metrics.upstreamTTFB[pool.backends[backend].spec.id, default: Histogram()].observe(Double(ttft) / 1e9)
+        node.metrics.upstreamTTFB[spec(backend).id, default: Histogram()].observe(Double(ttft) / 1e9)
         node.pools[poolIndex].firstToken(backend: backend, promptTokens: workload.estimatedPromptTokens, ttft: ttft,
                                          workload: workload, now: node.now)
     }
@@ -219,7 +221,7 @@ final class ProxyCall {
         conn?.cancel()
         conn = nil
         let which = firstByte ? "first byte" : "response"
-        lastError = "backend \(pool.backends[backend].spec.id) timed out waiting for the \(which)"
+        lastError = "backend \(spec(backend).id) timed out waiting for the \(which)"
         endAttempt(success: false)
         if sentHead {
             exchange.abortConnection()
@@ -232,9 +234,9 @@ final class ProxyCall {
     }
 
     func attemptFailed(_ message: String, code: String) {
-        lastError = "backend \(pool.backends[backend].spec.id): \(message)"
+        lastError = "backend \(spec(backend).id): \(message)"
         lastErrorCode = code
-        node.metrics.upstreamErrors[pool.backends[backend].spec.id, default: 0] &+= 1
+        node.metrics.upstreamErrors[spec(backend).id, default: 0] &+= 1
         endAttempt(success: false)
         attemptNext()
     }
@@ -247,7 +249,7 @@ final class ProxyCall {
         let change = node.pools[poolIndex].requestFinished(
             backend: backend, promptTokens: workload.estimatedPromptTokens, sawFirstToken: sawFirstByte,
             success: success, cachedTokens: cached, workload: workload, now: node.now)
-        let spec = pool.backends[backend].spec
+        let spec = spec(backend)
         node.metrics.upstreamDuration[spec.id, default: Histogram()].observe(Double(UVLoop.hrtime() &- attemptStartNs) / 1e9)
         if let change { node.healthChanged(pool: poolIndex, backend: backend, change) }
     }
@@ -280,9 +282,9 @@ final class ProxyCall {
         timer = nil
         exchange.onAbort = nil
         exchange.onWritable = nil
-        let id = backend >= 0 ? pool.backends[backend].spec.id : ""
+        let id = backend >= 0 ? spec(backend).id : ""
         if learned && backend >= 0 && status != 499 {
-            let spec = pool.backends[backend].spec
+            let spec = spec(backend)
             let usage = ProxyCall.usage(in: tail)
             let cost = (Double(usage.prompt ?? workload.estimatedPromptTokens) * spec.costInputPerMillion
                         + Double(usage.completion ?? 0) * spec.costOutputPerMillion) / 1e6

@@ -62,27 +62,16 @@ final class SimRequest {
         let w = word(generated)
         generated += 1
         let last = generated >= job.outputTokens
-        var j = JSONWriter(capacity: 256)
-        j.object { j in
-            j.key("id"); j.string(idString)
-            j.key("object"); j.string(kind == .chat ? "chat.completion.chunk" : "text_completion")
-            j.key("created"); j.int(created)
-            j.key("model"); j.string(server.modelName)
-            j.key("choices"); j.array { j in
-                j.object { j in
-                    j.key("index"); j.int(0)
-                    if kind == .chat {
-                        j.key("delta"); j.object { j in j.key("content"); j.string(w) }
-                    } else {
-                        j.key("text"); j.string(w)
-                    }
-                    j.key("finish_reason"); if last { j.string("length") } else { j.null() }
-                }
+        let json = response(object: kind == .chat ? "chat.completion.chunk" : "text_completion", usage: last) { j in
+            if kind == .chat {
+                j.key("delta"); j.object { j in j.key("content"); j.string(w) }
+            } else {
+                j.key("text"); j.string(w)
             }
-            if last { writeUsage(&j) }
+            j.key("finish_reason"); if last { j.string("length") } else { j.null() }
         }
         var chunk = Array("data: ".utf8)
-        chunk.append(contentsOf: j.bytes)
+        chunk.append(contentsOf: json)
         chunk.append(contentsOf: Array("\n\n".utf8))
         if last { chunk.append(contentsOf: Array("data: [DONE]\n\n".utf8)) }
         chunk.withUnsafeBytes { exchange.write($0) }
@@ -101,6 +90,25 @@ final class SimRequest {
         return due > now ? (due - now + 500_000) / 1_000_000 : 0
     }
 
+    /// An OpenAI completion object (or stream chunk) with one choice, whose fields `choice` writes.
+    func response(object: String, usage: Bool, _ choice: (inout JSONWriter) -> Void) -> [UInt8] {
+        var j = JSONWriter(capacity: 512)
+        j.object { j in
+            j.key("id"); j.string(idString)
+            j.key("object"); j.string(object)
+            j.key("created"); j.int(created)
+            j.key("model"); j.string(server.modelName)
+            j.key("choices"); j.array { j in
+                j.object { j in
+                    j.key("index"); j.int(0)
+                    choice(&j)
+                }
+            }
+            if usage { writeUsage(&j) }
+        }
+        return j.bytes
+    }
+
     func writeUsage(_ j: inout JSONWriter) {
         j.key("usage"); j.object { j in
             j.key("prompt_tokens"); j.int(job.promptTokens)
@@ -115,26 +123,15 @@ final class SimRequest {
         var content = ""
         for i in 0..<job.outputTokens { content += word(i) }
         generated = job.outputTokens
-        var j = JSONWriter(capacity: 512 + content.utf8.count)
-        j.object { j in
-            j.key("id"); j.string(idString)
-            j.key("object"); j.string(kind == .chat ? "chat.completion" : "text_completion")
-            j.key("created"); j.int(created)
-            j.key("model"); j.string(server.modelName)
-            j.key("choices"); j.array { j in
-                j.object { j in
-                    j.key("index"); j.int(0)
-                    if kind == .chat {
-                        j.key("message"); j.object { j in j.key("role"); j.string("assistant"); j.key("content"); j.string(content) }
-                    } else {
-                        j.key("text"); j.string(content)
-                    }
-                    j.key("finish_reason"); j.string("length")
-                }
+        let json = response(object: kind == .chat ? "chat.completion" : "text_completion", usage: true) { j in
+            if kind == .chat {
+                j.key("message"); j.object { j in j.key("role"); j.string("assistant"); j.key("content"); j.string(content) }
+            } else {
+                j.key("text"); j.string(content)
             }
-            writeUsage(&j)
+            j.key("finish_reason"); j.string("length")
         }
-        exchange.respond(status: 200, body: j.bytes, extraHeaders: [("x-wrp-sim-backend", server.id)])
+        exchange.respond(status: 200, body: json, extraHeaders: [("x-wrp-sim-backend", server.id)])
         end()
     }
 
