@@ -103,7 +103,6 @@ public final class Node {
             throw NodeError.bind("cannot listen on \(http): \(error.message)")
         }
         httpAddress = addr
-        try writePortsFile(http: addr)
         logger.info("listening", metadata: ["http": "\(addr)", "node.id": "\(nodeID)",
                                             "pools": "\(pools.map(\.name).joined(separator: ","))"])
         workSplit = WorkSplit(routerNodes: [nodeID])
@@ -118,10 +117,11 @@ public final class Node {
             for r in restoredBackends { _ = agent.state.apply(.backend(r)) }
             if let chooser { _ = agent.state.putOwned(namespace: ModelChooser.namespace, key: ModelChooser.statsKey,
                                                       payload: chooser.learner.own.encoded(), nowMs: ClusterAgent.wallMs) }
-            try writePortsFile(http: addr, gossip: agent.address)
             logger.info("gossip listening", metadata: ["gossip": "\(agent.address)", "join": "\(config.cluster.join.joined(separator: ","))"])
             agent.start()
         }
+        // Written once every port is bound: readers wait for the file, not for its lines.
+        try writePortsFile(http: addr, gossip: cluster?.address)
         health = HealthChecker(node: self)
         health.start()
         let housekeeping = UVTimer(loop: loop)
